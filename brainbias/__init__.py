@@ -1,0 +1,38 @@
+"""brainbias: tonic-input (bias-only) control of fixed random rate networks.
+
+The public API is re-exported here explicitly; everything else is private.
+"""
+
+from ._errors import (
+    BrainbiasError,
+    ConfigError,
+    DataError,
+    SchemaError,
+    TrainingError,
+    TrainingInterrupted,
+)
+from ._version import __version__
+from .connectivity import ConnectivityConfig
+from .control import TRAINING_MODES, Controller, make_controller
+from .network import Network, autonomous_map, make_network, simulate, vector_field
+from .trajectory import Trajectory
+
+__all__ = [
+    "__version__",
+    "BrainbiasError",
+    "ConfigError",
+    "DataError",
+    "SchemaError",
+    "TrainingError",
+    "TrainingInterrupted",
+    "ConnectivityConfig",
+    "Controller",
+    "TRAINING_MODES",
+    "make_controller",
+    "Network",
+    "make_network",
+    "simulate",
+    "autonomous_map",
+    "vector_field",
+    "Trajectory",
+]
