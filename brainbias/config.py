@@ -1,0 +1,288 @@
+"""Run configuration: frozen dataclasses that validate themselves, built from TOML tables.
+
+Unknown keys are errors with a "did you mean" suggestion; values are type-checked and
+range-checked on construction. ``ExperimentConfig.from_toml(path)`` is what ``brainbias fit``
+reads; ``to_dict()`` is what a results file stores (as JSON) to rebuild the run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+import types
+import typing
+from pathlib import Path
+
+from ._errors import ConfigError, did_you_mean
+from .connectivity import ConnectivityConfig
+from .control import TRAINING_MODES
+from .network import FORMS, MODES, NONLINEARITIES
+
+__all__ = [
+    "NetworkConfig",
+    "TrainingConfig",
+    "EvaluationConfig",
+    "ExperimentConfig",
+    "from_dict",
+    "to_dict",
+]
+
+SCHEDULES = ("cosine", "exponential", "constant")
+LOSSES = ("mse", "poisson")
+
+
+def _check_choice(name, value, choices):
+    if value not in choices:
+        raise ConfigError(
+            f"{name}: expected one of {tuple(choices)}, got {value!r}." + did_you_mean(value, choices)
+        )
+
+
+def _check_positive(name, value, *, allow_zero=False):
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value < 0 or (value == 0 and not allow_zero):
+        word = "non-negative" if allow_zero else "positive"
+        raise ConfigError(f"{name}: expected a {word} number, got {value!r}.")
+
+
+def _check_int(name, value, *, minimum):
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"{name}: expected an integer ≥ {minimum}, got {value!r}.")
+
+
+def _check_fraction(name, value, *, closed=True):
+    _check_positive(name, value, allow_zero=True)
+    if value > 1 or (not closed and value >= 1):
+        raise ConfigError(f"{name}: expected a number in [0, 1], got {value!r}.")
+
+
+@dataclasses.dataclass(frozen=True)
+class NetworkConfig:
+    """The fixed network: size, time constant, nonlinearity, weight scales and connectivity.
+
+    ``dt`` is not set here: the network makes one step per target sample, so ``dt`` is the
+    targets' sampling interval (all targets must share it) and ``tau`` is in the same unit.
+    """
+
+    n_units: int = 300
+    tau: float = 0.1
+    nonlinearity: str = "tanh"
+    form: str = "continuous"
+    input_scale: float = 1.0
+    feedback_scale: float = 1.0
+    readout_scale: float = 1.0
+    connectivity: ConnectivityConfig = ConnectivityConfig(gain=1.2)
+
+    def __post_init__(self):
+        if isinstance(self.n_units, bool) or not isinstance(self.n_units, int) or self.n_units < 1:
+            raise ConfigError(f"network.n_units: expected a positive integer, got {self.n_units!r}.")
+        for name in ("tau", "input_scale", "feedback_scale", "readout_scale"):
+            _check_positive(f"network.{name}", getattr(self, name), allow_zero=name != "tau")
+        _check_choice("network.nonlinearity", self.nonlinearity, NONLINEARITIES)
+        _check_choice("network.form", self.form, FORMS)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingConfig:
+    """How the controller is optimised.
+
+    Parameters
+    ----------
+    mode : {"bias", "bias+readout", "readout", "all"}
+        Which parameters are trained (see :mod:`brainbias.control`).
+    run_mode : {"closed_loop", "driven", "autonomous"}
+        How the network runs: output fed back (generators), input-driven (tasks), or from the
+        initial state alone.
+    n_iterations, learning_rate, schedule, final_learning_rate_fraction, grad_clip
+        Adam with global-norm clipping; ``schedule`` decays the rate to
+        ``final_learning_rate_fraction`` × ``learning_rate``.
+    readout_learning_rate_scale : float
+        Trained readouts get this × the bias learning rate (REFERENCES §5: about 10× lower).
+    batch_size, window, washout : int
+        Windows per context per iteration, their length in steps, and the teacher-forced (or
+        input-driven) warm-up before each window whose steps are not scored.
+    teacher_forcing_start, teacher_forcing_end, teacher_forcing_fraction
+        Generalised teacher forcing: fed-back output ``s y* + (1 − s) y`` with ``s`` annealed
+        linearly from start to end over that fraction of the iterations (closed loop only).
+    train_initial_state : bool
+        Also train an initial state per context (needed for ``run_mode="autonomous"``).
+    bias_init_scale : float
+        Standard deviation of the initial biases.
+    ridge : float
+        Ridge penalty for ``mode="readout"``.
+    chunk_size : int
+        Iterations per compiled chunk (progress, checkpoints and NaN checks happen between chunks).
+    checkpoint_every : int
+        Write a checkpoint every this many chunks (0 = only at the end / on interrupt).
+    patience : int
+        Early stopping: stop after this many chunks without a relative improvement of
+        ``min_delta`` in the chunk-mean loss (0 = off).
+    test_fraction : float
+        Final fraction of every target held out from training and used for evaluation.
+    """
+
+    mode: str = "bias"
+    run_mode: str = "closed_loop"
+    n_iterations: int = 2000
+    learning_rate: float = 0.01
+    schedule: str = "cosine"
+    final_learning_rate_fraction: float = 0.1
+    grad_clip: float = 1.0
+    readout_learning_rate_scale: float = 0.1
+    batch_size: int = 16
+    window: int = 100
+    washout: int = 50
+    teacher_forcing_start: float = 1.0
+    teacher_forcing_end: float = 0.1
+    teacher_forcing_fraction: float = 0.8
+    train_initial_state: bool = False
+    bias_init_scale: float = 0.1
+    ridge: float = 1e-6
+    chunk_size: int = 50
+    checkpoint_every: int = 4
+    patience: int = 0
+    min_delta: float = 1e-3
+    test_fraction: float = 0.2
+    dtype: str = "float32"
+
+    def __post_init__(self):
+        _check_choice("training.mode", self.mode, TRAINING_MODES)
+        _check_choice("training.run_mode", self.run_mode, MODES)
+        _check_choice("training.schedule", self.schedule, SCHEDULES)
+        _check_choice("training.dtype", self.dtype, ("float32", "float64"))
+        for name in ("n_iterations", "batch_size", "window", "chunk_size"):
+            _check_int(f"training.{name}", getattr(self, name), minimum=1)
+        for name in ("washout", "checkpoint_every", "patience"):
+            _check_int(f"training.{name}", getattr(self, name), minimum=0)
+        for name in ("learning_rate", "grad_clip", "readout_learning_rate_scale"):
+            _check_positive(f"training.{name}", getattr(self, name))
+        for name in ("bias_init_scale", "ridge", "min_delta"):
+            _check_positive(f"training.{name}", getattr(self, name), allow_zero=True)
+        for name in ("final_learning_rate_fraction", "teacher_forcing_start",
+                     "teacher_forcing_end", "teacher_forcing_fraction"):
+            _check_fraction(f"training.{name}", getattr(self, name))
+        _check_fraction("training.test_fraction", self.test_fraction, closed=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluationConfig:
+    """How the trained network is judged (free-running, on the held-out end of each target).
+
+    ``washout`` steps of the held-out segment warm the network up (teacher-forced in closed loop),
+    then it runs free for the rest. ``horizon`` is the number of free-running steps over which
+    NRMSE is reported; ``vpt_threshold`` the normalised error at which the valid prediction
+    time ends.
+    """
+
+    washout: int = 50
+    horizon: int = 100
+    vpt_threshold: float = 0.4
+
+    def __post_init__(self):
+        _check_int("evaluation.washout", self.washout, minimum=0)
+        _check_int("evaluation.horizon", self.horizon, minimum=2)
+        _check_positive("evaluation.vpt_threshold", self.vpt_threshold)
+
+
+@dataclasses.dataclass(frozen=True)
+class ExperimentConfig:
+    """A whole run: seed, network, training, evaluation and the target tables.
+
+    ``targets`` is a tuple of dicts, one per context, each with a ``kind`` key understood by
+    :func:`brainbias.targets.make_target`.
+    """
+
+    seed: int = 0
+    network: NetworkConfig = NetworkConfig()
+    training: TrainingConfig = TrainingConfig()
+    evaluation: EvaluationConfig = EvaluationConfig()
+    targets: tuple = ()
+
+    def __post_init__(self):
+        _check_int("seed", self.seed, minimum=0)
+        if not isinstance(self.targets, tuple):
+            object.__setattr__(self, "targets", tuple(self.targets))
+        for i, t in enumerate(self.targets):
+            if not isinstance(t, dict) or "kind" not in t:
+                raise ConfigError(f"targets[{i}]: expected a table with a 'kind' key, got {t!r}.")
+        names = [t.get("name", t["kind"]) for t in self.targets]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"targets: context names must be unique, got {names}; give each "
+                              "[[targets]] table its own `name`.")
+
+    @classmethod
+    def from_toml(cls, path) -> ExperimentConfig:
+        """Read and validate a TOML config file."""
+        path = Path(path)
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {path}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML ({exc}).") from None
+        return from_dict(cls, data, where=str(path))
+
+    def to_dict(self) -> dict:
+        return to_dict(self)
+
+
+def _type_ok(value, annotation) -> bool:
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return any(_type_ok(value, a) for a in typing.get_args(annotation))
+    if annotation is type(None):
+        return value is None
+    if annotation is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if annotation is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if annotation in (str, bool):
+        return isinstance(value, annotation)
+    if annotation is tuple:
+        return isinstance(value, (list, tuple))
+    return True
+
+
+def from_dict(cls, data, *, where="config"):
+    """Build config dataclass ``cls`` from nested dicts, rejecting unknown keys and bad types."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a table, got {type(data).__name__}.")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in data.items():
+        if key not in fields:
+            raise ConfigError(
+                f"{where}: unknown key {key!r}." + did_you_mean(key, fields)
+                + f" Known keys: {sorted(fields)}."
+            )
+        hint = hints[key]
+        if dataclasses.is_dataclass(hint):
+            kwargs[key] = from_dict(hint, value, where=f"{where}.{key}" if where else key)
+        elif not _type_ok(value, hint):
+            raise ConfigError(
+                f"{where}.{key}: expected {getattr(hint, '__name__', hint)}, got "
+                f"{type(value).__name__} {value!r}."
+            )
+        else:
+            kwargs[key] = tuple(dict(v) for v in value) if key == "targets" else value
+    try:
+        return cls(**kwargs)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def to_dict(config) -> dict:
+    """Nested plain dict (TOML/JSON-able) of a config dataclass, ``None`` values dropped."""
+    out = {}
+    for f in dataclasses.fields(config):
+        v = getattr(config, f.name)
+        if dataclasses.is_dataclass(v):
+            v = to_dict(v)
+        elif isinstance(v, tuple):
+            v = [dict(t) for t in v]
+        if v is not None:
+            out[f.name] = v
+    return out
