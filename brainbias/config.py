@@ -101,7 +101,8 @@ class TrainingConfig:
         Trained readouts get this × the bias learning rate (REFERENCES §5: about 10× lower).
     batch_size, window, washout : int
         Windows per context per iteration, their length in steps, and the teacher-forced (or
-        input-driven) warm-up before each window whose steps are not scored.
+        input-driven) warm-up before each window whose steps are not scored. Gradients are
+        truncated at the end of the warm-up (truncated BPTT) unless ``train_initial_state``.
     teacher_forcing_start, teacher_forcing_end, teacher_forcing_fraction
         Generalised teacher forcing: fed-back output ``s y* + (1 − s) y`` with ``s`` annealed
         linearly from start to end over that fraction of the iterations (closed loop only).

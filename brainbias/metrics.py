@@ -113,6 +113,10 @@ def limit_cycle_errors(y_true, y_pred, *, dt: float, discard: float = 0.2) -> di
     """
     t = oscillation(y_true, dt=dt, discard=discard)
     p = oscillation(y_pred, dt=dt, discard=discard)
+    if not (np.isfinite(t["period"]) and t["amplitude"] > 0):
+        # the scored segment is shorter than ~3 target periods: nothing to compare against
+        return {"period": p["period"], "target_period": t["period"],
+                "period_error": float("nan"), "amplitude_error": float("nan")}
     period_error = abs(p["period"] - t["period"]) / t["period"]
     amplitude_error = abs(p["amplitude"] - t["amplitude"]) / t["amplitude"]
     return {"period": p["period"], "target_period": t["period"],

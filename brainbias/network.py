@@ -274,7 +274,14 @@ def simulate(
     (t,) = lengths
     closed = mode == "closed_loop"
     c = network.readout_weights if readout is None else readout
-    strength = jnp.broadcast_to(jnp.asarray(teacher_strength, dtype=initial_state.dtype), (t,))
+    # one dtype for the whole scan (the carry must keep its type): that of the network and state
+    dtype = jnp.result_type(initial_state, bias, network.recurrent_weights)
+    initial_state = jnp.asarray(initial_state, dtype)
+    output_mask = None if output_mask is None else jnp.asarray(output_mask, dtype)
+    c = jnp.asarray(c, dtype)
+    inputs = None if inputs is None else jnp.asarray(inputs, dtype)
+    teacher = None if teacher is None else jnp.asarray(teacher, dtype)
+    strength = jnp.broadcast_to(jnp.asarray(teacher_strength, dtype=dtype), (t,))
     xs = {
         "u": inputs,
         "y_true": teacher,

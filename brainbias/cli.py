@@ -1,0 +1,104 @@
+"""Command line: ``brainbias fit | demo | analyze | summary``.
+
+User errors (:class:`~brainbias.BrainbiasError`) print one clear message and exit with code 2;
+Ctrl-C during training keeps the checkpoint and exits with 130. This entry point is the only place
+(besides tests) that sets JAX configuration: float64 is enabled so that analysis can reach
+q < 1e-12; training runs in the config's ``training.dtype`` (float32 by default).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["main"]
+
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+def _parser():
+    p = argparse.ArgumentParser(
+        prog="brainbias",
+        description="Fit the tonic inputs (biases) of a fixed random rate network to target "
+        "trajectories, then analyse the dynamics of each context.",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    f = sub.add_parser("fit", help="fit a config: writes OUT/run.nc and figures")
+    f.add_argument("config", type=Path, help="TOML config (see analyses/configs/)")
+    f.add_argument("--out", type=Path, required=True, help="output folder")
+    _common(f)
+    f.add_argument("--resume", action="store_true",
+                   help="continue an interrupted fit from OUT/checkpoint.npz")
+
+    d = sub.add_parser("demo", help="fit Lorenz + a limit cycle with one network, then analyse")
+    d.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder")
+    _common(d)
+    d.add_argument("--iterations", type=int, default=None,
+                   help="override training.n_iterations (e.g. for a quick look)")
+
+    s = sub.add_parser("summary", help="print the fit-quality table of a results file")
+    s.add_argument("run", type=Path, help="a run.nc written by `brainbias fit`")
+    return p
+
+
+def _common(p):
+    p.add_argument("--force", action="store_true", help="overwrite an existing run.nc")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-figures", action="store_true", help="do not write figures")
+
+
+def _fit(config, args, *, resume=False):
+    from .experiment import run, summary_table
+
+    t0 = time.perf_counter()
+    ds = run(config, out_dir=args.out, force=args.force, resume=resume,
+             progress=not args.no_progress, figures=not args.no_figures)
+    print(summary_table(ds))
+    print(f"results: {args.out / 'run.nc'}" + ("" if args.no_figures else
+          f"; figures: {args.out}/*.png") + f"  ({time.perf_counter() - t0:.0f} s)")
+    return ds
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    from ._errors import BrainbiasError, TrainingInterrupted
+
+    try:
+        if args.command == "fit":
+            from .config import ExperimentConfig
+
+            _fit(ExperimentConfig.from_toml(args.config), args, resume=args.resume)
+        elif args.command == "demo":
+            from .demo import DEMO_CONFIG
+            from .experiment import replace_training
+
+            config = DEMO_CONFIG
+            if args.iterations is not None:
+                config = replace_training(config, n_iterations=args.iterations)
+            _fit(config, args)
+        elif args.command == "summary":
+            from . import results
+            from .experiment import summary_table
+
+            print(summary_table(results.load(args.run)))
+    except TrainingInterrupted as exc:
+        print(f"brainbias: {exc}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        print("brainbias: interrupted.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrainbiasError as exc:
+        print(f"brainbias: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
