@@ -1,0 +1,1 @@
+"""Performance benchmarks: `python -m benchmarks [--quick] [--only NAME ...] [--no-demo]`."""
