@@ -12,10 +12,14 @@ from ._errors import (
     TrainingInterrupted,
 )
 from ._version import __version__
+from .config import EvaluationConfig, ExperimentConfig, NetworkConfig, TrainingConfig
 from .connectivity import ConnectivityConfig
 from .control import TRAINING_MODES, Controller, make_controller
 from .network import Network, autonomous_map, make_network, simulate, vector_field
 from .trajectory import Trajectory
+from .training import TrainResult, fit
+from .experiment import run
+from .results import load, save
 
 __all__ = [
     "__version__",
@@ -35,4 +39,13 @@ __all__ = [
     "autonomous_map",
     "vector_field",
     "Trajectory",
+    "TrainingConfig",
+    "NetworkConfig",
+    "EvaluationConfig",
+    "ExperimentConfig",
+    "TrainResult",
+    "fit",
+    "run",
+    "load",
+    "save",
 ]
