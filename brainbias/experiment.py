@@ -66,7 +66,8 @@ def evaluate(network: Network, controller: Controller, targets: Sequence[Traject
     Returns
     -------
     dict
-        ``target``, ``prediction`` (context, time, output), ``rates`` (context, time, unit),
+        ``target``, ``prediction`` (context, time, output), ``rates`` and ``states``
+        (context, time, unit),
         ``inputs`` (context, time, input), ``metrics`` {name: (context,)}, ``attrs``.
     """
     arrays = stack_targets(targets, test_fraction=training.test_fraction,
@@ -109,6 +110,7 @@ def evaluate(network: Network, controller: Controller, targets: Sequence[Traject
             u_seg = None if seg_u is None else seg_u[w:-1]
         segments.append(dict(target=np.asarray(y_ref), prediction=np.asarray(out),
                              rates=np.asarray(rates(network, states)),
+                             states=np.asarray(states),
                              inputs=None if u_seg is None else np.asarray(u_seg)))
     n_time = max(len(s["target"]) for s in segments)
 
@@ -123,6 +125,7 @@ def evaluate(network: Network, controller: Controller, targets: Sequence[Traject
         "target": pad("target", network.n_outputs),
         "prediction": pad("prediction", network.n_outputs),
         "rates": pad("rates", network.n_units),
+        "states": pad("states", network.n_units),
         "inputs": pad("inputs", arrays.inputs.shape[-1]),
     }
     metrics = {name: np.full(len(targets), np.nan) for name in _results.METRICS}

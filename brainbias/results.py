@@ -42,6 +42,7 @@ VARIABLES = {
     "target": ("context", "time", "output"),
     "prediction": ("context", "time", "output"),
     "rates": ("context", "time", "unit"),
+    "states": ("context", "time", "unit"),
     "inputs": ("context", "time", "input"),
     "output_mask": ("context", "output"),
     "bias": ("context", "unit"),
@@ -237,6 +238,8 @@ def make_dataset(*, network, controller, train_result, evaluation, target_arrays
         "target": (VARIABLES["target"], f(evaluation["target"])),
         "prediction": (VARIABLES["prediction"], f(evaluation["prediction"])),
         "rates": (VARIABLES["rates"], np.asarray(evaluation["rates"], dtype=np.float32)),
+        # states in float64: they seed the fixed-point search and must re-simulate exactly
+        "states": (VARIABLES["states"], f(evaluation["states"])),
         "inputs": (VARIABLES["inputs"], f(evaluation["inputs"])),
         "output_mask": (VARIABLES["output_mask"], f(target_arrays.output_mask)),
         "bias": (VARIABLES["bias"], f(controller.bias)),
