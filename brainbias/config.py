@@ -121,6 +121,11 @@ class TrainingConfig:
         ``min_delta`` in the chunk-mean loss (0 = off).
     test_fraction : float
         Final fraction of every target held out from training and used for evaluation.
+    loss : {"mse", "poisson"}
+        Squared error on the outputs, or the Poisson negative log-likelihood of non-negative
+        targets (counts per step) under the rate ``softplus(output)``.
+    dtype : {"float32", "float64"}
+        Precision of training (float32 is about 2× faster on CPU).
     """
 
     mode: str = "bias"
@@ -145,6 +150,7 @@ class TrainingConfig:
     patience: int = 0
     min_delta: float = 1e-3
     test_fraction: float = 0.2
+    loss: str = "mse"
     dtype: str = "float32"
 
     def __post_init__(self):
@@ -152,6 +158,7 @@ class TrainingConfig:
         _check_choice("training.run_mode", self.run_mode, MODES)
         _check_choice("training.schedule", self.schedule, SCHEDULES)
         _check_choice("training.dtype", self.dtype, ("float32", "float64"))
+        _check_choice("training.loss", self.loss, LOSSES)
         for name in ("n_iterations", "batch_size", "window", "chunk_size"):
             _check_int(f"training.{name}", getattr(self, name), minimum=1)
         for name in ("washout", "checkpoint_every", "patience"):

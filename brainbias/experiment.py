@@ -21,7 +21,7 @@ from .config import EvaluationConfig, ExperimentConfig, TrainingConfig
 from .control import Controller, effective_readout, make_controller
 from .network import Network, make_network, rates, simulate
 from .trajectory import Trajectory
-from .training import TrainResult, fit, stack_targets
+from .training import TrainResult, fit, observe, stack_targets
 
 __all__ = ["run", "evaluate", "build", "summary_table"]
 
@@ -108,7 +108,8 @@ def evaluate(network: Network, controller: Controller, targets: Sequence[Traject
                                        inputs=seg_u[w:-1], **kw)
             y_ref = seg_y[w + 1:]
             u_seg = None if seg_u is None else seg_u[w:-1]
-        segments.append(dict(target=np.asarray(y_ref), prediction=np.asarray(out),
+        segments.append(dict(target=np.asarray(y_ref),
+                             prediction=np.asarray(observe(out, training.loss)),
                              rates=np.asarray(rates(network, states)),
                              states=np.asarray(states),
                              inputs=None if u_seg is None else np.asarray(u_seg)))

@@ -136,6 +136,21 @@ class TrainResult:
 # ----------------------------------------------------------------------------- loss
 
 
+def observe(y, loss: str):
+    """What the network's output *means* under a loss: itself (``mse``), or the Poisson rate
+    ``softplus(y)`` in expected counts per step (``poisson``)."""
+    return jax.nn.softplus(y) if loss == "poisson" else y
+
+
+def _pointwise_loss(y, target, loss: str):
+    if loss == "poisson":
+        # negative Poisson log-likelihood of counts `target` under rate λ = softplus(y), without
+        # the λ-independent log(k!) term; it also holds for trial-averaged (non-integer) counts
+        rate = jax.nn.softplus(y)
+        return rate - target * jnp.log(rate + 1e-8)
+    return (y - target) ** 2
+
+
 def _window_loss(network, controller, data, c_idx, key, strength, config: TrainingConfig):
     """Mean squared error of one context over ``batch_size`` random windows."""
     outputs, inputs, mask, n_train = data["outputs"][c_idx], data["inputs"][c_idx], \
@@ -149,7 +164,7 @@ def _window_loss(network, controller, data, c_idx, key, strength, config: Traini
 
     if run_mode == "autonomous":
         _, y = simulate(network, bias, x0, mode="autonomous", n_steps=length, readout=readout)
-        err = (y - outputs[1 : length + 1]) ** 2 * mask
+        err = _pointwise_loss(y, outputs[1 : length + 1], config.loss) * mask
         return jnp.sum(err) / (length * jnp.sum(mask))
 
     max_start = n_train - (w + length + 1)
@@ -177,7 +192,7 @@ def _window_loss(network, controller, data, c_idx, key, strength, config: Traini
             if not config.train_initial_state:
                 start_state = jax.lax.stop_gradient(start_state)
             _, y = simulate(network, bias, start_state, mode="driven", inputs=u_l, **kw)
-        return jnp.sum((y - seg_y[w + 1 :]) ** 2 * mask)
+        return jnp.sum(_pointwise_loss(y, seg_y[w + 1 :], config.loss) * mask)
 
     total = jnp.sum(jax.vmap(one)(starts))
     return total / (config.batch_size * length * jnp.sum(mask))
@@ -373,7 +388,14 @@ def fit(
     if not np.isclose(arrays.dt, network.dt):
         raise ConfigError(f"network.dt={network.dt} differs from the targets' dt={arrays.dt}: "
                           "the network makes one step per target sample.")
+    if config.loss == "poisson" and np.any(arrays.outputs < 0):
+        raise DataError("training.loss='poisson' needs non-negative targets (counts per step); "
+                        "these targets have negative values. Use loss='mse' for rates that were "
+                        "standardised or otherwise shifted.")
     if config.mode == "readout":
+        if config.loss != "mse":
+            raise ConfigError("mode='readout' solves a ridge (squared-error) problem; use "
+                              "loss='mse' with it.")
         return fit_readout(network, controller, targets, config)
     _check_lengths(arrays, config, controller.contexts)
     original_network = network

@@ -238,3 +238,21 @@ def test_nan_target_rejected_at_the_boundary():
     y[10, 0] = np.nan
     with pytest.raises(DataError, match="NaN"):
         Trajectory(y, DT, "a")
+
+
+def test_poisson_loss_fits_counts_and_rejects_negative_targets():
+    net, ctrl = setup()
+    rate = 2.0 + 1.5 * np.sin(2 * np.pi * np.arange(600) * DT)[:, None] * np.ones((1, 2))
+    counts = Trajectory(np.random.default_rng(0).poisson(rate).astype(float), DT, "a")
+    cfg = dataclasses.replace(SMALL, loss="poisson", teacher_forcing_start=0.0,
+                              teacher_forcing_end=0.0, learning_rate=0.05)
+    r = tr.fit(net, ctrl, [counts], cfg, key=jax.random.PRNGKey(0), progress=False)
+    assert r.loss[-5:].mean() < r.loss[:5].mean()
+    # the Poisson NLL is bounded below by its value at the true rate, λ - k log λ averaged
+    floor = np.mean(rate - counts.outputs * np.log(rate))
+    assert r.loss[-5:].mean() > floor - 0.1  # 0.1: sampling error of a 600×2 average
+    with pytest.raises(DataError, match="non-negative"):
+        tr.fit(net, ctrl, [cycle("a")], cfg, key=jax.random.PRNGKey(0), progress=False)
+    with pytest.raises(ConfigError, match="ridge"):
+        tr.fit(net, ctrl, [counts], dataclasses.replace(cfg, mode="readout"),
+               key=jax.random.PRNGKey(0), progress=False)
