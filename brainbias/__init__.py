@@ -16,6 +16,7 @@ from .config import EvaluationConfig, ExperimentConfig, NetworkConfig, TrainingC
 from .connectivity import ConnectivityConfig
 from .control import TRAINING_MODES, Controller, make_controller
 from .network import Network, autonomous_map, make_network, simulate, vector_field
+from .targets import TARGETS, make_target
 from .trajectory import Trajectory
 from .training import TrainResult, fit
 from .experiment import run
@@ -39,6 +40,8 @@ __all__ = [
     "autonomous_map",
     "vector_field",
     "Trajectory",
+    "TARGETS",
+    "make_target",
     "TrainingConfig",
     "NetworkConfig",
     "EvaluationConfig",

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._errors import DataError
+from ._errors import ConfigError, DataError
 
 __all__ = ["nrmse", "valid_prediction_time", "oscillation", "limit_cycle_errors"]
 
@@ -57,16 +57,56 @@ def nrmse(y_true, y_pred, *, horizon: int | None = None) -> float:
 
 def valid_prediction_time(y_true, y_pred, *, dt: float, threshold: float = 0.4,
                           lyapunov_exponent: float | None = None) -> dict:
-    """Time until the normalised error first exceeds ``threshold``.
+    """How long a forecast stays close: first time the normalised error exceeds ``threshold``.
+
+    ``e_t = ‖ŷ_t − y_t‖ / sqrt(mean_t ‖y_t − ȳ‖²)`` (Euclidean norm over outputs). The valid
+    prediction time is the number of leading samples with ``e_t ≤ threshold`` (Pathak et al.
+    2018 use 0.4), times ``dt``. If every sample is within the threshold the whole window length
+    is returned (a lower bound). A NaN forecast (diverged) counts as beyond any threshold.
+
+    Parameters
+    ----------
+    y_true, y_pred : ndarray, shape (time, output)
+    dt : float
+    threshold : float
+        Error level, in units of the truth's spread.
+    lyapunov_exponent : float, optional
+        Largest Lyapunov exponent λ (per time unit) of the true system.
 
     Returns
     -------
     dict
-        ``steps`` (int; the full length if never exceeded), ``time`` (= steps · dt) and
-        ``lyapunov_times`` (= time · λ, NaN without ``lyapunov_exponent``).
+        ``steps`` (int), ``time`` (``steps · dt``) and ``lyapunov_times`` (``time · λ``; NaN
+        without ``lyapunov_exponent``).
+
+    Raises
+    ------
+    DataError
+        Shapes differ, NaN in ``y_true``, a constant ``y_true``.
+    ConfigError
+        Non-positive ``dt``, ``threshold`` or ``lyapunov_exponent``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y = np.sin(np.arange(100) * 0.1)[:, None]
+    >>> valid_prediction_time(y, y + np.arange(100)[:, None] * 0.01, dt=0.1)["steps"]
+    27
     """
+    for name, value in (("dt", dt), ("threshold", threshold), ("lyapunov_exponent",
+                                                                 lyapunov_exponent)):
+        if value is None and name == "lyapunov_exponent":
+            continue
+        if not (isinstance(value, (int, float, np.floating)) and np.isfinite(value) and value > 0):
+            raise ConfigError(f"valid_prediction_time: {name} must be a positive number, "
+                              f"got {value!r}.")
     y_true, y_pred = _pair(y_true, y_pred)
+    if not np.all(np.isfinite(y_true)):
+        raise DataError("valid_prediction_time: y_true contains NaN or infinite values.")
     scale = np.sqrt(np.mean(np.sum((y_true - y_true.mean(0)) ** 2, axis=1)))
+    if scale == 0:
+        raise DataError("valid_prediction_time: y_true is constant over the window; the error "
+                        "cannot be normalised. Use a window over which the truth varies.")
     err = np.linalg.norm(y_pred - y_true, axis=1) / scale
     over = np.flatnonzero(~(err <= threshold))  # NaN counts as exceeded
     steps = int(over[0]) if over.size else len(err)

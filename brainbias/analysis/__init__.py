@@ -1,0 +1,32 @@
+"""Dynamics analysis: fixed points, linearisation, PCA, comparison and attractor metrics.
+
+Functions here receive step functions and arrays (or results Datasets), never a trainer.
+"""
+
+from .attractor import (
+    attractor_report,
+    lyapunov_exponent,
+    lyapunov_exponent_ode,
+    power_spectrum_distance,
+    state_space_divergence,
+    valid_prediction_time,
+)
+from .compare import cca_similarity, compare_dynamics, dsa_distance, procrustes_distance
+from .pca import fit_pca, participation_ratio, principal_angles, project
+
+__all__ = [
+    "attractor_report",
+    "lyapunov_exponent",
+    "lyapunov_exponent_ode",
+    "power_spectrum_distance",
+    "state_space_divergence",
+    "valid_prediction_time",
+    "cca_similarity",
+    "compare_dynamics",
+    "dsa_distance",
+    "procrustes_distance",
+    "fit_pca",
+    "participation_ratio",
+    "principal_angles",
+    "project",
+]

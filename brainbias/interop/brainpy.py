@@ -1,0 +1,388 @@
+"""BrainPy interop: run BrainPy models, and export a brainbias network as a BrainPy model.
+
+``brainpy`` is imported lazily (it costs 3–5 s), only inside the functions here.
+
+Two directions:
+
+- :func:`to_brainpy` wraps a fixed :class:`~brainbias.network.Network` and ONE context's tonic
+  input (bias) into an instance of a ``brainpy.DynamicalSystem`` subclass whose ``update`` is
+  exactly :func:`brainbias.network.step`, so that BrainPy's own runner (``bp.DSRunner``)
+  reproduces :func:`brainbias.network.simulate`.
+- :func:`run_brainpy` runs ANY BrainPy ``DynamicalSystem`` with ``bp.DSRunner`` and returns the
+  monitored variables; :func:`brainbias.targets.from_brainpy` builds targets on it.
+
+BrainPy version notes (checked against 2.8.2 on Python 3.11 and 2.9.0 on Python 3.12): only
+``bp.DynamicalSystem``, ``bp.DSRunner(target, monitors=, inputs=, dt=, progress_bar=)``,
+``bp.share.load``, ``bm.Variable`` and ``bm.environment(dt=)`` are used; all exist in both.
+Differences and pitfalls:
+
+- importing ``brainstate`` 0.5.x (BrainPy 2.8's dependency) switches JAX's ``jax_enable_x64``
+  flag OFF for the whole process; ``brainstate`` 0.6 (BrainPy 2.9) keeps the flag as found.
+  :func:`import_brainpy` undoes the 0.5.x side effect;
+- in both, ``bp.DSRunner(..., dt=d).run(...)`` leaves BrainPy's global dt at ``d``;
+  :func:`run_brainpy` restores it;
+- in both, ``DSRunner.run(duration=D)`` runs ``int(D / dt)`` steps (floors 0.3 / 0.1 to 2).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import numbers
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._errors import ConfigError, DataError, did_you_mean
+from ..control import Controller, effective_readout
+from ..network import MODES, Network, output, step
+
+__all__ = ["import_brainpy", "to_brainpy", "run_brainpy"]
+
+
+def import_brainpy():
+    """Import ``brainpy`` and ``brainpy.math`` without changing the caller's JAX precision.
+
+    Returns
+    -------
+    bp, bm : module
+        ``brainpy`` and ``brainpy.math``.
+
+    Raises
+    ------
+    ImportError
+        If BrainPy is not installed (it is a dependency of brainbias).
+
+    Notes
+    -----
+    The first import of ``brainstate`` 0.5.x (pulled in by BrainPy 2.8) sets its own default
+    precision of 32 bits and, with it, ``jax_enable_x64 = False`` for the whole process; float64
+    arrays created afterwards are silently float32. This is not a setting brainbias makes: it
+    puts back the flag the caller had before the import, through brainstate's own precision
+    setting so that BrainPy and JAX agree. Later imports are no-ops.
+    """
+    x64_before = bool(jax.config.jax_enable_x64)
+    import brainpy as bp
+    import brainpy.math as bm
+
+    if bool(jax.config.jax_enable_x64) != x64_before:
+        import brainstate
+
+        brainstate.environ.set(precision=64 if x64_before else 32)
+    return bp, bm
+
+
+# ---------------------------------------------------------------------------------------------
+# brainbias network → BrainPy model
+# ---------------------------------------------------------------------------------------------
+
+
+@functools.cache
+def _model_class():
+    """Define the ``bp.DynamicalSystem`` subclass once, after BrainPy is imported."""
+    bp, bm = import_brainpy()
+
+    class BrainbiasNetwork(bp.DynamicalSystem):
+        """A brainbias rate network with one context's tonic input, as a BrainPy model.
+
+        Variables ``x`` (unit,) — the state ``x_t`` (continuous form) or ``r_t`` (discrete) —
+        and ``y`` (output,) — the readout ``C · rates(x_t)`` — can be monitored. ``update(inp)``
+        advances one step of :func:`brainbias.network.step`; the step size is the network's
+        ``dt`` (attribute ``dt``), and a BrainPy runner must use the same.
+        """
+
+        def __init__(self, network, bias, initial_state, readout, mode, output_mask, name=None):
+            super().__init__(name=name)
+            self.network = network
+            self.bias = bias
+            self.readout_weights = readout
+            self.mode_name = mode
+            self.output_mask = output_mask
+            self.dt = float(network.dt)
+            self._initial_state = initial_state
+            self.x = bm.Variable(initial_state)
+            self.y = bm.Variable(output(network, initial_state, readout))
+
+        def reset_state(self, *args, **kwargs):
+            """Back to the initial state given at construction."""
+            self.x.value = self._initial_state
+            self.y.value = output(self.network, self._initial_state, self.readout_weights)
+
+        def update(self, inp=None):
+            """One step; ``inp`` (input,) is required in driven mode, optional in closed loop."""
+            self._check_dt()
+            if self.mode_name == "autonomous" and inp is not None:
+                raise ConfigError(
+                    "This BrainPy model was exported with mode='autonomous' and takes no input; "
+                    "export with mode='driven' (or 'closed_loop') to feed inputs."
+                )
+            if self.mode_name == "driven" and inp is None:
+                raise ConfigError(
+                    "This BrainPy model was exported with mode='driven': update(inp) needs the "
+                    "input (input,) of this step, e.g. DSRunner(...).run(inputs=u) with u of "
+                    "shape (time, input)."
+                )
+            u = None if inp is None else jnp.asarray(bm.as_jax(inp))
+            feedback = None
+            if self.mode_name == "closed_loop":
+                # Same convention as brainbias.network.simulate: the output y_t of the current
+                # state is fed back while computing x_{t+1}.
+                feedback = self.y.value
+                if self.output_mask is not None:
+                    feedback = feedback * self.output_mask
+            new = step(self.network, self.x.value, self.bias, inputs=u, feedback=feedback)
+            self.x.value = new
+            self.y.value = output(self.network, new, self.readout_weights)
+            return self.y.value
+
+        def _check_dt(self):
+            # The step size is fixed by the network (dt/tau is baked into every step). A runner
+            # with another dt would label time wrongly and desynchronise this model from any
+            # BrainPy model it is coupled to, so refuse it rather than run silently.
+            dt = bp.share.load("dt", None)
+            if isinstance(dt, numbers.Real) and not math.isclose(
+                float(dt), self.dt, rel_tol=1e-9, abs_tol=0.0
+            ):
+                raise ConfigError(
+                    f"BrainPy runs this model with dt={float(dt)!r}, but the brainbias network "
+                    f"steps with dt={self.dt!r}. Use bp.DSRunner(model, dt=model.dt, ...) or "
+                    "`with bm.environment(dt=model.dt):`."
+                )
+
+    return BrainbiasNetwork
+
+
+def to_brainpy(
+    network: Network,
+    controller_or_bias,
+    *,
+    context=None,
+    mode: str = "autonomous",
+    readout=None,
+    initial_state=None,
+    output_mask=None,
+    name: str | None = None,
+):
+    """Export a network with one context's tonic input as a BrainPy ``DynamicalSystem``.
+
+    The model's ``update(inp=None)`` performs :func:`brainbias.network.step` with the chosen
+    bias, so ``bp.DSRunner(model, monitors=["x", "y"], dt=model.dt)`` reproduces
+    :func:`brainbias.network.simulate` (same convention: monitors hold ``x_1 … x_T`` and
+    ``y_1 … y_T``).
+
+    Parameters
+    ----------
+    network : Network
+        The fixed weights (copied by reference into the model; nothing is trainable there).
+    controller_or_bias : Controller or array
+        A :class:`~brainbias.control.Controller` (its ``context`` row of ``bias`` and
+        ``initial_state`` and its effective readout are used), or a bias array of shape
+        (unit,), or (context, unit) together with an integer ``context``.
+    context : str or int, optional
+        Context name (Controller) or row index (bias array). May be omitted when there is only
+        one context.
+    mode : {"autonomous", "closed_loop", "driven"}
+        ``driven``: ``update(inp)`` takes the input (input,) of each step. ``closed_loop``:
+        the output is fed back through ``network.feedback_weights`` (an input is optional).
+    readout : array, shape (output, unit), optional
+        Overrides the readout (default: the controller's effective readout, else the network's).
+    initial_state : array, shape (unit,), optional
+        Overrides the initial state (default: the controller's for this context, else zeros).
+    output_mask : array, shape (output,), optional
+        Multiplies the fed-back output in closed loop (as in ``simulate``).
+    name : str, optional
+        BrainPy node name.
+
+    Returns
+    -------
+    brainpy.DynamicalSystem
+        With variables ``x`` (unit,) and ``y`` (output,) and attribute ``dt``.
+
+    Raises
+    ------
+    ConfigError
+        Unknown mode or context, shapes that do not match the network, a context that is
+        needed but not given.
+
+    Examples
+    --------
+    >>> import jax, jax.numpy as jnp
+    >>> from brainbias import make_network
+    >>> from brainbias.interop.brainpy import import_brainpy, to_brainpy
+    >>> bp, bm = import_brainpy()
+    >>> net = make_network(20, key=jax.random.PRNGKey(0))
+    >>> model = to_brainpy(net, jnp.zeros(20))
+    >>> runner = bp.DSRunner(model, monitors=["x", "y"], dt=model.dt, progress_bar=False)
+    >>> with bm.environment(dt=model.dt):  # DSRunner would leave its dt global
+    ...     _ = runner.run(duration=10.5 * model.dt)  # int(duration / dt) = 10 steps
+    >>> runner.mon["y"].shape
+    (10, 1)
+    """
+    if not isinstance(network, Network):
+        raise ConfigError(f"network: expected a brainbias Network, got {type(network).__name__}.")
+    network.validate()
+    if mode not in MODES:
+        raise ConfigError(
+            f"mode: expected one of {MODES}, got {mode!r}." + did_you_mean(mode, MODES)
+        )
+    dtype = network.recurrent_weights.dtype
+    n = network.n_units
+
+    if isinstance(controller_or_bias, Controller):
+        controller = controller_or_bias
+        if context is None:
+            if controller.n_contexts != 1:
+                raise ConfigError(
+                    f"context: this controller has {controller.n_contexts} contexts "
+                    f"{list(controller.contexts)}; name the one to export."
+                )
+            index = 0
+        elif isinstance(context, str):
+            index = controller.context_index(context)
+        else:
+            raise ConfigError(f"context: expected a context name (str), got {context!r}.")
+        bias = controller.bias[index]
+        x0 = controller.initial_state[index]
+        default_readout = effective_readout(network, controller)
+    else:
+        bias = jnp.asarray(controller_or_bias, dtype=dtype)
+        if bias.ndim == 2:
+            if context is None and bias.shape[0] == 1:
+                context = 0
+            if not isinstance(context, numbers.Integral) or isinstance(context, bool) or not (
+                0 <= int(context) < bias.shape[0]
+            ):
+                raise ConfigError(
+                    f"context: a bias of shape (context, unit) = {tuple(bias.shape)} needs an "
+                    f"integer context in [0, {bias.shape[0]}), got {context!r}."
+                )
+            bias = bias[int(context)]
+        x0 = jnp.zeros((n,), dtype)
+        default_readout = network.readout_weights
+
+    bias = _check_shape("bias", bias, (n,), dtype)
+    if initial_state is not None:
+        x0 = initial_state
+    x0 = _check_shape("initial_state", x0, (n,), dtype)
+    readout = default_readout if readout is None else readout
+    readout = _check_shape("readout", readout, (network.n_outputs, n), dtype)
+    if output_mask is not None:
+        output_mask = _check_shape("output_mask", output_mask, (network.n_outputs,), dtype)
+    return _model_class()(network, bias, x0, readout, mode, output_mask, name=name)
+
+
+def _check_shape(what, array, shape, dtype):
+    arr = jnp.asarray(array, dtype=dtype)
+    if arr.shape != shape:
+        raise ConfigError(f"{what}: expected shape {shape}, got {tuple(arr.shape)}.")
+    if not bool(jnp.all(jnp.isfinite(arr))):
+        raise ConfigError(f"{what}: contains NaN or infinite entries.")
+    return arr
+
+
+# ---------------------------------------------------------------------------------------------
+# Running any BrainPy model
+# ---------------------------------------------------------------------------------------------
+
+
+def run_brainpy(model, *, monitors: Sequence[str], n_steps: int, dt: float, inputs=None,
+                runner_inputs=()):
+    """Run a BrainPy ``DynamicalSystem`` for ``n_steps`` steps with ``bp.DSRunner``.
+
+    Parameters
+    ----------
+    model : brainpy.DynamicalSystem
+        Advanced in place from its current state (BrainPy models hold their state); call
+        ``model.reset_state()`` to start over.
+    monitors : sequence of str
+        Variable names as ``bp.DSRunner`` understands them (``"x"``, ``"E.x"``, ...).
+    n_steps : int
+        Number of steps ``T``.
+    dt : float
+        Step size. BrainPy's global dt is set to it during the run and restored afterwards:
+        ``bp.DSRunner`` writes its ``dt`` into BrainPy's shared context, which in BrainPy 2.8
+        and 2.9 is the same entry as the global ``bm.get_dt()``, and leaves it there.
+    inputs : array, shape (time, ...), optional
+        Passed positionally to ``model.update`` step by step (``DSRunner.run(inputs=...)``);
+        its length must be ``n_steps``.
+    runner_inputs : optional
+        BrainPy's own input specification, passed as ``bp.DSRunner(inputs=...)``.
+
+    Returns
+    -------
+    dict of str to ndarray
+        Monitor name → array of shape (time, ...): the values after each of the ``T`` steps.
+
+    Raises
+    ------
+    ConfigError
+        ``model`` is not a BrainPy DynamicalSystem, bad monitors, bad ``n_steps``/``dt``, inputs
+        of the wrong length, or a monitor BrainPy cannot resolve.
+    """
+    bp, bm = import_brainpy()
+    if not isinstance(model, bp.DynamicalSystem):
+        raise ConfigError(
+            f"model: expected a brainpy DynamicalSystem (e.g. bp.dyn.rates.FHN(1)), got "
+            f"{type(model).__name__}."
+        )
+    if isinstance(monitors, str) or not isinstance(monitors, Sequence) or not monitors or not all(
+        isinstance(m, str) for m in monitors
+    ):
+        raise ConfigError(
+            f"monitors: expected a non-empty sequence of variable names such as ['x', 'y'], "
+            f"got {monitors!r}."
+        )
+    if len(set(monitors)) != len(monitors):
+        raise ConfigError(f"monitors: names must be unique, got {list(monitors)}.")
+    if isinstance(n_steps, bool) or not isinstance(n_steps, numbers.Integral) or n_steps < 1:
+        raise ConfigError(f"n_steps: expected a positive integer, got {n_steps!r}.")
+    if isinstance(dt, bool) or not isinstance(dt, numbers.Real) or not (
+        math.isfinite(dt) and dt > 0
+    ):
+        raise ConfigError(f"dt: expected a positive number, got {dt!r}.")
+    dt = float(dt)
+    if inputs is not None:
+        inputs = np.asarray(inputs)
+        if inputs.ndim < 1 or inputs.shape[0] != n_steps:
+            raise ConfigError(
+                f"inputs: expected shape (time, ...) with time = {n_steps} steps, got "
+                f"{inputs.shape}."
+            )
+    try:
+        runner = bp.DSRunner(model, monitors=list(monitors), inputs=runner_inputs, dt=dt,
+                             progress_bar=False)
+    except Exception as err:  # BrainPy raises several types for unknown variables
+        raise ConfigError(
+            f"monitors: BrainPy could not resolve {list(monitors)} on {type(model).__name__} "
+            f"({type(err).__name__}: {err}). Variables of this model: "
+            f"{_variable_names(model)}." + did_you_mean(monitors[0], _variable_names(model))
+        ) from err
+    # DSRunner leaves its dt in BrainPy's global dt (one brainstate environment entry);
+    # bm.environment puts the caller's value back on exit, also when the run raises. Setting it
+    # for the run also serves models that read bm.get_dt() instead of the shared dt.
+    with bm.environment(dt=dt):
+        if inputs is None:
+            # DSRunner counts steps as int(duration / dt), which floors 0.3 / 0.1 to 2: ask for
+            # half a step more so that exactly n_steps are run.
+            runner.run(duration=(n_steps + 0.5) * dt)
+        else:
+            runner.run(inputs=inputs)
+    out = {}
+    for m in monitors:
+        values = np.asarray(runner.mon[m])
+        if values.shape[0] != n_steps:  # would be a BrainPy convention change: fail loudly
+            raise DataError(f"BrainPy returned {values.shape[0]} samples of {m!r}, "
+                            f"expected {n_steps}.")
+        out[m] = values
+    return out
+
+
+def _variable_names(model) -> list:
+    try:
+        names = list(model.vars().keys())
+    except Exception:  # diagnostic only: never hide the original error
+        return []
+    # vars() keys look like "FHN0.x"; users write "x".
+    return sorted({k.split(".", 1)[-1] for k in names})
