@@ -1,5 +1,7 @@
 """Command line: ``brainbias fit | demo | analyze | summary``.
 
+``demo`` = ``fit`` of the built-in demo config followed by ``analyze`` of its result.
+
 User errors (:class:`~brainbias.BrainbiasError`) print one clear message and exit with code 2;
 Ctrl-C during training keeps the checkpoint and exits with 130. This entry point is the only place
 (besides tests) that sets JAX configuration: float64 is enabled so that analysis can reach
@@ -40,6 +42,16 @@ def _parser():
     d.add_argument("--iterations", type=int, default=None,
                    help="override training.n_iterations (e.g. for a quick look)")
 
+    a = sub.add_parser("analyze", help="fixed points, PCA, context comparison and attractor "
+                       "metrics of a run: writes analysis.nc and figures next to it")
+    a.add_argument("run", type=Path, help="a run.nc written by `brainbias fit`")
+    a.add_argument("--out", type=Path, default=None, help="output folder (default: the run's)")
+    a.add_argument("--context", nargs="+", default=None, help="analyse only these contexts")
+    a.add_argument("--starts", type=int, default=128, help="fixed-point starts per context")
+    a.add_argument("--eigenvectors", action="store_true",
+                   help="also store Jacobians and eigenvectors (N² numbers per fixed point)")
+    _common(a)
+
     s = sub.add_parser("summary", help="print the fit-quality table of a results file")
     s.add_argument("run", type=Path, help="a run.nc written by `brainbias fit`")
     return p
@@ -63,6 +75,35 @@ def _fit(config, args, *, resume=False):
     return ds
 
 
+def _analyze(run_path: Path, args, *, out=None, contexts=None, starts=128, eigenvectors=False):
+    import jax
+
+    from . import results
+    from .analysis.report import analysis_summary, analyze_run, save_analysis
+
+    out = Path(out) if out is not None else run_path.parent
+    target = out / "analysis.nc"
+    if target.exists() and not args.force:
+        from ._errors import ConfigError
+
+        raise ConfigError(f"{target} exists; refusing to overwrite it (use --force).")
+    t0 = time.perf_counter()
+    ds = results.load(run_path)
+    an = analyze_run(ds, contexts=contexts, n_starts=starts, eigenvectors=eigenvectors,
+                     key=jax.random.PRNGKey(int(ds.attrs["seed"])),
+                     progress=not args.no_progress)
+    save_analysis(an, target, force=True)
+    if not args.no_figures:
+        from . import plotting
+
+        plotting.save_analysis_figures(an, out)
+    print(analysis_summary(an))
+    print(f"analysis: {target}" + ("" if args.no_figures else
+          f"; figures: {out}/fixed_points_pca.png, {out}/eigenvalues.png")
+          + f"  ({time.perf_counter() - t0:.0f} s)")
+    return an
+
+
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     import jax
@@ -83,6 +124,11 @@ def main(argv=None) -> int:
             if args.iterations is not None:
                 config = replace_training(config, n_iterations=args.iterations)
             _fit(config, args)
+            print()
+            _analyze(args.out / "run.nc", args)
+        elif args.command == "analyze":
+            _analyze(args.run, args, out=args.out, contexts=args.context, starts=args.starts,
+                     eigenvectors=args.eigenvectors)
         elif args.command == "summary":
             from . import results
             from .experiment import summary_table

@@ -131,3 +131,79 @@ def save_run_figures(ds, out_dir) -> list[Path]:
         save(plot_trajectories(ds, c), f"trajectories_{c}.png")
         save(plot_attractor(ds, c), f"attractor_{c}.png")
     return paths
+
+
+def plot_fixed_points_pca(an):
+    """Free-running trajectories of every context in the shared PC basis, with the fixed points
+    coloured by stability (filled: stable, open: unstable, grey x: slow points)."""
+    plt = _plt()
+    contexts = [str(c) for c in an["context"].values]
+    fig = plt.figure(figsize=(6.5, 5.5))
+    ax = fig.add_subplot(1, 1, 1, projection="3d" if an.sizes["component"] >= 3 else None)
+    k = min(3, an.sizes["component"])
+    for i, c in enumerate(contexts):
+        tr = an["trajectory_pcs"].sel(context=c).values
+        tr = tr[np.all(np.isfinite(tr), axis=1)]
+        ax.plot(*tr[:, :k].T, lw=0.5, color=f"C{i}", alpha=0.8, label=c)
+        if "fixed_point_pcs" not in an:
+            continue
+        sel = (an["fixed_point_context"] == c).values
+        pts = an["fixed_point_pcs"].values[sel][:, :k]
+        kind = an["fixed_point_kind"].values[sel]
+        stable = an["fixed_point_stable_map"].values[sel].astype(bool) \
+            if "fixed_point_stable_map" in an else np.zeros(len(pts), bool)
+        for p, kd, st in zip(pts, kind, stable):
+            if kd != "fixed":
+                ax.scatter(*p, marker="x", color="0.5", s=20)
+            else:
+                ax.scatter(*p, s=45, edgecolors=f"C{i}", linewidths=1.5,
+                           facecolors=f"C{i}" if st else "none")
+    ev = an["explained_variance_ratio"].values
+    ax.set_xlabel(f"PC1 ({ev[0]:.0%})")
+    if k > 1:
+        ax.set_ylabel(f"PC2 ({ev[1]:.0%})")
+    if k > 2:
+        ax.set_zlabel(f"PC3 ({ev[2]:.0%})")
+    ax.legend(fontsize=8, frameon=False, loc="upper left")
+    ax.set_title("shared PCA basis: filled = stable fixed point, open = unstable, x = slow",
+                 fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_eigenvalue_spectra(an):
+    """Jacobian eigenvalues of every fixed point, per context, against the unit circle."""
+    plt = _plt()
+    contexts = [str(c) for c in an["context"].values]
+    fig, axes = plt.subplots(1, len(contexts), figsize=(4 * len(contexts), 4), squeeze=False)
+    theta = np.linspace(0, 2 * np.pi, 400)
+    for ax, (i, c) in zip(axes[0], enumerate(contexts)):
+        ax.plot(np.cos(theta), np.sin(theta), color="0.6", lw=0.8)
+        if "fixed_point_eigenvalue_real" in an:
+            sel = (an["fixed_point_context"] == c).values
+            re = an["fixed_point_eigenvalue_real"].values[sel]
+            im = an["fixed_point_eigenvalue_imag"].values[sel]
+            for j in range(len(re)):
+                ax.scatter(re[j], im[j], s=6, alpha=0.6, color=f"C{j % 10}")
+            if not len(re):
+                ax.text(0, 0, "no fixed point found", ha="center")
+        ax.set_aspect("equal")
+        ax.set_title(f"{c}: map eigenvalues (unit circle = stability edge)", fontsize=9)
+        ax.set_xlabel("Re λ")
+        ax.set_ylabel("Im λ")
+    fig.tight_layout()
+    return fig
+
+
+def save_analysis_figures(an, out_dir) -> list[Path]:
+    """Write the analysis figures into ``out_dir``; returns the paths."""
+    plt = _plt()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for fig, name in ((plot_fixed_points_pca(an), "fixed_points_pca.png"),
+                      (plot_eigenvalue_spectra(an), "eigenvalues.png")):
+        fig.savefig(out / name, dpi=110)
+        plt.close(fig)
+        paths.append(out / name)
+    return paths

@@ -1,0 +1,423 @@
+"""Linearisation of a discrete map at fixed (or slow) points: Jacobians, spectra, stability.
+
+For the map ``x_{t+1} = F(x_t)`` with time step ``dt`` the Jacobian ``J = dF/dx`` at a point has
+eigenvalues ``λ`` (the *map* spectrum). The continuous-time field whose Euler step is the map,
+``dx/dt = (F(x) − x) / dt``, has Jacobian ``(J − I) / dt`` and eigenvalues ``μ = (λ − 1) / dt``
+(the *field* spectrum). Stability is classified for both, because they differ when ``dt·|μ|`` is
+not small:
+
+- map: stable when every ``|λ| < 1``;
+- field: stable when every ``Re μ < 0`` (⇔ ``Re λ < 1``).
+
+For the rate network ``x ← x + a(−x + W φ(x) + b)`` (``a = dt/τ``) the map Jacobian is
+``J = I + a (W D − I)`` with ``D = diag(φ'(x))``, so ``μ = eig(W D − I) / τ``; for the discrete form
+``r ← (1 − a) r + a φ(W r + b)`` it is ``J = (1 − a) I + a D W``. For ReLU networks ``D`` is the 0/1
+mask of active units (:func:`active_units`); Williams et al. (2024) use it to explain why bias-only
+training cannot raise the spectral radius above ``g``.
+
+Complex numbers are stored as separate real and imaginary variables (``eigenvalue_real``,
+``eigenvalue_imag``, …) so the result can be written to plain NetCDF4 (h5netcdf would need
+``invalid_netcdf=True`` for complex dtypes).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import scipy.linalg
+import xarray as xr
+
+from .._errors import ConfigError, DataError, did_you_mean
+
+__all__ = ["linearise", "active_units", "SORT_ORDERS", "STABILITY_LABELS"]
+
+SORT_ORDERS = ("magnitude", "real")
+STABILITY_LABELS = ("stable", "marginal", "saddle", "unstable")
+
+FIXED_POINT_DIM, UNIT_DIM = "fixed_point", "unit"
+# The Jacobian's column axis: dF_unit / dx_source_unit (two axes cannot share the name "unit").
+SOURCE_UNIT_DIM = "source_unit"
+# Index of eigenvalues / eigenvectors (linear modes of the map at a point).
+MODE_DIM = "mode"
+# Jacobians of one batch may take about this many bytes.
+_BATCH_BYTES = 2**28
+
+
+def _working_dtype():
+    return jax.dtypes.canonicalize_dtype(jnp.float64)
+
+
+def _points_from(points):
+    """Return (array (fixed_point, unit), base Dataset or None)."""
+    base = None
+    if isinstance(points, xr.Dataset):
+        if "state" not in points:
+            raise DataError(
+                "points: a Dataset must hold a 'state' variable with dims (fixed_point, unit) "
+                f"(as returned by find_fixed_points); it has {sorted(points.data_vars)}."
+            )
+        base = points
+        points = points["state"]
+    if isinstance(points, xr.DataArray):
+        if points.dims != (FIXED_POINT_DIM, UNIT_DIM):
+            raise DataError(
+                f"points: expected dims ({FIXED_POINT_DIM!r}, {UNIT_DIM!r}), got {points.dims}. "
+                f"Use .transpose({FIXED_POINT_DIM!r}, {UNIT_DIM!r})."
+            )
+        points = points.values
+    arr = np.asarray(points)
+    if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
+        raise DataError(f"points: expected a real numeric array, got dtype {arr.dtype}.")
+    if arr.ndim != 2:
+        hint = " For a single point use point[None, :]." if arr.ndim == 1 else ""
+        raise DataError(f"points: expected shape (fixed_point, unit), got {arr.shape}.{hint}")
+    if arr.shape[1] == 0:
+        raise DataError(f"points: expected at least one unit, got shape {arr.shape}.")
+    bad = arr.size - int(np.count_nonzero(np.isfinite(arr)))
+    if bad:
+        raise DataError(
+            f"points: contains {bad} NaN or infinite value(s); drop those points first."
+        )
+    return arr, base
+
+
+def _check_step_fn(step_fn, n_units, dtype):
+    if not callable(step_fn):
+        raise ConfigError(
+            f"step_fn: expected a callable state (unit,) → state (unit,), got {type(step_fn)}."
+        )
+    try:
+        out = jax.eval_shape(step_fn, jax.ShapeDtypeStruct((n_units,), dtype))
+    except (TypeError, ValueError, IndexError) as exc:
+        raise ConfigError(
+            f"step_fn: failed on a state of shape ({n_units},) (the unit axis of points): {exc}"
+        ) from exc
+    if getattr(out, "shape", None) != (n_units,):
+        raise ConfigError(
+            f"step_fn: expected it to return shape ({n_units},) like its input, got "
+            f"{getattr(out, 'shape', out)}."
+        )
+
+
+@functools.partial(jax.jit, static_argnames=("step_fn", "batch_size"))
+def _jacobians(step_fn, x, *, batch_size):
+    return jax.lax.map(jax.jacfwd(step_fn), x, batch_size=batch_size)
+
+
+def _sort_order(lam, sort_by):
+    primary = np.abs(lam) if sort_by == "magnitude" else lam.real
+    # lexsort: last key first. Descending primary; within a conjugate pair, Im > 0 first.
+    return np.lexsort((-lam.imag, -primary))
+
+
+def _eig(jac, sort_by, eigenvectors):
+    """Sorted eigenvalues, right and left eigenvectors (w^H r = 1) of one matrix."""
+    if eigenvectors:
+        lam, left, right = scipy.linalg.eig(jac, left=True, right=True)
+    else:
+        lam, left, right = scipy.linalg.eigvals(jac), None, None
+    order = _sort_order(lam, sort_by)
+    lam = lam[order]
+    if eigenvectors:
+        right = right[:, order]
+        left = left[:, order]
+        # scipy gives unit-norm left and right vectors; rescale the left ones so that
+        # w_k^H r_k = 1 (biorthogonal pair: the projection onto mode k is w_k^H x).
+        overlap = np.einsum("ik,ik->k", left.conj(), right)
+        left = left / overlap.conj()
+    return lam, right, left
+
+
+def _label(n_unstable, n_marginal, n_modes):
+    if n_unstable == 0:
+        return "stable" if n_marginal == 0 else "marginal"
+    return "unstable" if n_unstable == n_modes else "saddle"
+
+
+def linearise(
+    step_fn,
+    points,
+    *,
+    dt,
+    sort_by="magnitude",
+    eigenvectors=True,
+    marginal_tolerance=1e-8,
+    slow_tolerance=1e-3,
+    active_units=None,
+    batch_size=None,
+):
+    """Jacobian, spectrum and stability of the map ``step_fn`` at each point.
+
+    Parameters
+    ----------
+    step_fn : callable, (unit,) → (unit,)
+        The discrete map ``F`` (e.g. ``brainbias.autonomous_map(network, bias)``).
+    points : array (fixed_point, unit), DataArray or Dataset
+        Points to linearise at. A Dataset from :func:`find_fixed_points` is extended: its
+        variables and attributes are kept and the ones below added.
+    dt : float
+        Time step of the map (for the field spectrum ``μ = (λ − 1)/dt`` and periods).
+    sort_by : {"magnitude", "real"}
+        Eigenvalue order per point: ``|λ|`` descending, or ``Re λ`` descending (the same order
+        as ``Re μ``). Within a complex-conjugate pair the one with ``Im λ > 0`` comes first.
+    eigenvectors : bool
+        Compute right and left eigenvectors (``unit × mode`` per point; skip for many large
+        points).
+    marginal_tolerance : float
+        ``|λ|`` within this of 1 (map), or ``Re λ`` within this of 1 (field, i.e.
+        ``|Re μ| ≤ marginal_tolerance / dt``), counts as marginal: neither stable nor unstable.
+    slow_tolerance : float
+        Modes with ``|λ − 1| < slow_tolerance`` are slow (time constant longer than
+        ``dt / slow_tolerance``); their number is the slow-manifold dimension.
+    active_units : array or DataArray (fixed_point, unit) of bool, optional
+        Active-unit mask to store alongside (see :func:`active_units`).
+    batch_size : int, optional
+        Points whose Jacobians are computed together; default fits about 256 MiB.
+
+    Returns
+    -------
+    xarray.Dataset
+        With dims ``fixed_point``, ``unit``, ``source_unit`` (Jacobian columns) and ``mode``
+        (eigen-index), variables:
+
+        - ``state`` (fixed_point, unit) — unless ``points`` was a Dataset that has it;
+        - ``jacobian`` (fixed_point, unit, source_unit): ``dF_unit / dx_source_unit``;
+        - ``eigenvalue_real``, ``eigenvalue_imag`` (fixed_point, mode): map eigenvalues ``λ``;
+        - ``field_eigenvalue_real``, ``field_eigenvalue_imag`` (fixed_point, mode): ``μ``;
+        - ``right_eigenvector_real/_imag``, ``left_eigenvector_real/_imag``
+          (fixed_point, unit, mode), if ``eigenvectors``: right vectors of unit norm, left
+          vectors ``w`` scaled so that ``w_kᴴ r_k = 1``;
+        - ``stability_map``, ``stability_field`` (fixed_point): one of ``STABILITY_LABELS``
+          ("stable": all modes stable; "marginal": none unstable, some marginal; "saddle": some
+          but not all unstable; "unstable": all unstable);
+        - ``stable_map``, ``stable_field`` (fixed_point): bool;
+        - ``unstable_dimension_map`` / ``_field`` (fixed_point): number of unstable modes
+          (``|λ| > 1 + tol`` / ``Re μ > tol/dt``), the dimension of the unstable manifold;
+        - ``oscillatory`` (fixed_point): the leading (first-sorted) eigenvalue is complex;
+        - ``oscillation_period`` (fixed_point): ``2π dt / |arg λ|`` of the first complex
+          eigenvalue in sort order (the leading complex pair), NaN if all are real; time units
+          of ``dt``;
+        - ``slow_dimension`` (fixed_point): number of modes with ``|λ − 1| < slow_tolerance``;
+        - ``slowest_mode`` (fixed_point): index of the eigenvalue nearest 1;
+        - ``line_attractor`` (fixed_point): exactly one slow mode and every other mode stable —
+          the point lies on a (locally) one-dimensional attractor;
+        - ``active_units`` (fixed_point, unit), if given.
+
+    Raises
+    ------
+    DataError
+        ``points`` not (fixed_point, unit), non-finite, or ``active_units`` of another shape.
+    ConfigError
+        ``step_fn`` not callable or not (unit,) → (unit,); non-positive ``dt`` or tolerances;
+        unknown ``sort_by``; ``dt`` disagreeing with the ``dt`` stored in a ``points`` Dataset.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from brainbias.analysis.linearisation import linearise
+    >>> lin = linearise(lambda x: 0.5 * x, jnp.zeros((1, 3)), dt=0.1)
+    >>> lin["stability_map"].values.tolist(), float(lin["field_eigenvalue_real"][0, 0])
+    (['stable'], -5.0)
+    """
+    if sort_by not in SORT_ORDERS:
+        raise ConfigError(
+            f"sort_by: expected one of {SORT_ORDERS}, got {sort_by!r}."
+            + did_you_mean(sort_by, SORT_ORDERS)
+        )
+    for name, value in (("dt", dt), ("marginal_tolerance", marginal_tolerance),
+                        ("slow_tolerance", slow_tolerance)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+                or not math.isfinite(value) or value <= 0:
+            raise ConfigError(f"{name}: expected a positive finite number, got {value!r}.")
+    dt = float(dt)
+    x, base = _points_from(points)
+    if base is not None and "dt" in base.attrs and not np.isclose(base.attrs["dt"], dt):
+        raise ConfigError(
+            f"dt={dt} disagrees with dt={base.attrs['dt']} stored with the points; pass the "
+            "time step of the map that produced them."
+        )
+    dtype = _working_dtype()
+    n_points, n_units = x.shape
+    _check_step_fn(step_fn, n_units, dtype)
+    if batch_size is None:
+        batch_size = max(1, _BATCH_BYTES // (n_units * n_units * np.dtype(dtype).itemsize))
+    elif isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+            or batch_size < 1:
+        raise ConfigError(f"batch_size: expected an integer ≥ 1, got {batch_size!r}.")
+
+    mask = None
+    if active_units is not None:
+        mask = np.asarray(active_units.values if isinstance(active_units, xr.DataArray)
+                          else active_units)
+        if mask.shape != x.shape or mask.dtype != bool:
+            raise DataError(
+                f"active_units: expected a bool array of shape {x.shape} (fixed_point, unit), "
+                f"got {mask.dtype} {mask.shape}."
+            )
+
+    if n_points:
+        from .fixed_points import _AsInputDtype
+
+        jac = np.asarray(_jacobians(_AsInputDtype(step_fn), jnp.asarray(x, dtype),
+                                    batch_size=min(batch_size, n_points)))
+    else:
+        jac = np.zeros((0, n_units, n_units), dtype)
+
+    lam = np.zeros((n_points, n_units), complex)
+    right = np.zeros((n_points, n_units, n_units), complex) if eigenvectors else None
+    left = np.zeros_like(right) if eigenvectors else None
+    for i in range(n_points):
+        lam[i], r, w = _eig(jac[i], sort_by, eigenvectors)
+        if eigenvectors:
+            right[i], left[i] = r, w
+
+    modulus = np.abs(lam)
+    tol = marginal_tolerance
+    unstable_map = np.sum(modulus > 1 + tol, axis=1)
+    marginal_map = np.sum(np.abs(modulus - 1) <= tol, axis=1)
+    unstable_field = np.sum(lam.real - 1 > tol, axis=1)
+    marginal_field = np.sum(np.abs(lam.real - 1) <= tol, axis=1)
+    label_map = [_label(u, m, n_units)
+                 for u, m in zip(unstable_map, marginal_map, strict=True)]
+    label_field = [_label(u, m, n_units)
+                   for u, m in zip(unstable_field, marginal_field, strict=True)]
+
+    # A mode is complex when its imaginary part is not rounding noise of a real eigenvalue.
+    is_complex = np.abs(lam.imag) > 1e3 * np.finfo(float).eps * np.maximum(modulus, 1.0)
+    first_complex = np.argmax(is_complex, axis=1)
+    has_complex = is_complex.any(axis=1)
+    phase = np.abs(np.angle(lam[np.arange(n_points), first_complex]))
+    period = np.where(has_complex, 2 * np.pi * dt / np.where(has_complex, phase, 1.0), np.nan)
+
+    distance_to_one = np.abs(lam - 1)
+    slow = distance_to_one < slow_tolerance
+    slow_dimension = slow.sum(axis=1)
+    others_stable = np.all(slow | (modulus < 1 - tol), axis=1)
+    line_attractor = (slow_dimension == 1) & others_stable
+    slowest = np.argmin(distance_to_one, axis=1) if n_points else np.zeros(0, int)
+
+    mu = (lam - 1) / dt
+    pm, pmu = (FIXED_POINT_DIM, MODE_DIM), (FIXED_POINT_DIM, UNIT_DIM, MODE_DIM)
+    variables = {
+        "jacobian": ((FIXED_POINT_DIM, UNIT_DIM, SOURCE_UNIT_DIM), jac),
+        "eigenvalue_real": (pm, lam.real),
+        "eigenvalue_imag": (pm, lam.imag),
+        "field_eigenvalue_real": (pm, mu.real),
+        "field_eigenvalue_imag": (pm, mu.imag),
+        "stability_map": ((FIXED_POINT_DIM,), np.asarray(label_map, dtype=str).reshape(n_points)),
+        "stability_field": ((FIXED_POINT_DIM,),
+                            np.asarray(label_field, dtype=str).reshape(n_points)),
+        "stable_map": ((FIXED_POINT_DIM,), (unstable_map == 0) & (marginal_map == 0)),
+        "stable_field": ((FIXED_POINT_DIM,), (unstable_field == 0) & (marginal_field == 0)),
+        "unstable_dimension_map": ((FIXED_POINT_DIM,), unstable_map.astype(np.int64)),
+        "unstable_dimension_field": ((FIXED_POINT_DIM,), unstable_field.astype(np.int64)),
+        "oscillatory": ((FIXED_POINT_DIM,), is_complex[:, 0] if n_points else np.zeros(0, bool)),
+        "oscillation_period": ((FIXED_POINT_DIM,), period),
+        "slow_dimension": ((FIXED_POINT_DIM,), slow_dimension.astype(np.int64)),
+        "slowest_mode": ((FIXED_POINT_DIM,), slowest.astype(np.int64)),
+        "line_attractor": ((FIXED_POINT_DIM,), line_attractor),
+    }
+    if eigenvectors:
+        variables.update({
+            "right_eigenvector_real": (pmu, right.real),
+            "right_eigenvector_imag": (pmu, right.imag),
+            "left_eigenvector_real": (pmu, left.real),
+            "left_eigenvector_imag": (pmu, left.imag),
+        })
+    if mask is not None:
+        variables["active_units"] = ((FIXED_POINT_DIM, UNIT_DIM), mask)
+
+    attrs = {
+        "dt": dt,
+        "eigenvalue_convention": (
+            "eigenvalue: lambda of the map Jacobian dF/dx; field_eigenvalue: "
+            "mu = (lambda - 1) / dt of the field (F(x) - x) / dt"
+        ),
+        "sort_order": (
+            "per point by |lambda| descending" if sort_by == "magnitude"
+            else "per point by Re(lambda) descending"
+        ) + "; in a conjugate pair Im > 0 first",
+        "complex_storage": "real and imaginary parts in separate variables (plain NetCDF4)",
+        "eigenvector_normalisation": "right: unit Euclidean norm; left w: w^H r = 1 per mode",
+        "stability_rule_map": "stable iff all |lambda| < 1 - marginal_tolerance",
+        "stability_rule_field": "stable iff all Re(mu) < -marginal_tolerance / dt",
+        "marginal_tolerance": float(marginal_tolerance),
+        "slow_tolerance": float(slow_tolerance),
+        "slow_rule": "slow mode: |lambda - 1| < slow_tolerance; line_attractor: one slow mode, "
+                     "all others with |lambda| < 1 - marginal_tolerance",
+        "period_rule": "2*pi*dt/|arg(lambda)| of the first complex eigenvalue in sort order",
+    }
+    coords = {FIXED_POINT_DIM: np.arange(n_points)}
+    if base is None:
+        variables["state"] = ((FIXED_POINT_DIM, UNIT_DIM), x)
+        return xr.Dataset(variables, coords=coords, attrs=attrs)
+    out = base.copy()
+    for name, (dims, values) in variables.items():
+        out[name] = (dims, values)
+    out.attrs.update(attrs)
+    return out
+
+
+def active_units(network, states, bias, *, inputs=None, closed_loop=False, readout=None,
+                 output_mask=None):
+    """Which units are active (preactivation > 0) at each state — ReLU's ``D`` mask.
+
+    The preactivation is what the nonlinearity receives: the state ``x`` itself for
+    ``form="continuous"`` (``φ(x)``), and ``W r + b`` (+ inputs, + fed-back output in closed
+    loop) for ``form="discrete"``. For ReLU, ``φ' = 1`` exactly on this set and 0 off it, so the
+    map Jacobian is ``I + a(W D − I)`` (continuous) or ``(1 − a) I + a D W`` (discrete) with
+    ``D = diag(active)``.
+
+    Parameters
+    ----------
+    network : brainbias.Network
+    states : array (fixed_point, unit), DataArray or Dataset with ``state``
+    bias : array, shape (unit,)
+        The tonic input of one context.
+    inputs : array, shape (input,), optional
+        Constant inputs, as in :func:`brainbias.autonomous_map`.
+    closed_loop, readout, output_mask
+        As in :func:`brainbias.autonomous_map`.
+
+    Returns
+    -------
+    xarray.DataArray, dims (fixed_point, unit), bool, named ``active_units``.
+
+    Raises
+    ------
+    DataError
+        States or bias of the wrong shape or non-finite.
+    """
+    from ..network import rates
+
+    x, _ = _points_from(states)
+    n = network.n_units
+    if x.shape[1] != n:
+        raise DataError(f"states: expected {n} units (the network's), got shape {x.shape}.")
+    b = np.asarray(bias)
+    if b.shape != (n,):
+        raise DataError(
+            f"bias: expected shape ({n},) (one context), got {b.shape}. For a (context, unit) "
+            "bias pass bias[context_index]."
+        )
+    if not np.all(np.isfinite(b)):
+        raise DataError("bias: contains NaN or infinite values.")
+    if network.form == "continuous":
+        pre = x
+    else:
+        x_j = jnp.asarray(x)
+        pre = x_j @ network.recurrent_weights.T + jnp.asarray(b)
+        if inputs is not None:
+            pre = pre + network.input_weights @ jnp.asarray(inputs)
+        if closed_loop:
+            c = network.readout_weights if readout is None else readout
+            fb = rates(network, x_j) @ c.T
+            if output_mask is not None:
+                fb = fb * output_mask
+            pre = pre + fb @ network.feedback_weights.T
+        pre = np.asarray(pre)
+    return xr.DataArray(pre > 0, dims=(FIXED_POINT_DIM, UNIT_DIM), name="active_units")
