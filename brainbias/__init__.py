@@ -12,7 +12,13 @@ from ._errors import (
     TrainingInterrupted,
 )
 from ._version import __version__
-from .config import EvaluationConfig, ExperimentConfig, NetworkConfig, TrainingConfig
+from .config import (
+    EvaluationConfig,
+    ExperimentConfig,
+    NetworkConfig,
+    RecordingConfig,
+    TrainingConfig,
+)
 from .connectivity import ConnectivityConfig
 from .control import TRAINING_MODES, Controller, make_controller
 from .network import Network, autonomous_map, make_network, simulate, vector_field
@@ -44,6 +50,7 @@ __all__ = [
     "make_target",
     "TrainingConfig",
     "NetworkConfig",
+    "RecordingConfig",
     "EvaluationConfig",
     "ExperimentConfig",
     "TrainResult",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import tomllib
 import types
 import typing
@@ -23,6 +24,7 @@ __all__ = [
     "NetworkConfig",
     "TrainingConfig",
     "EvaluationConfig",
+    "RecordingConfig",
     "ExperimentConfig",
     "from_dict",
     "to_dict",
@@ -194,11 +196,98 @@ class EvaluationConfig:
 
 
 @dataclasses.dataclass(frozen=True)
-class ExperimentConfig:
-    """A whole run: seed, network, training, evaluation and the target tables.
+class RecordingConfig:
+    """A spike recording to fit (the ``[recording]`` table): reading, binning and the splits.
 
-    ``targets`` is a tuple of dicts, one per context, each with a ``kind`` key understood by
-    :func:`brainbias.targets.make_target`.
+    One context per condition. The fit uses the training trials' PSTHs of the held-in neurons;
+    the held-out trials and neurons are only used for evaluation (:mod:`brainbias.population`).
+
+    Parameters
+    ----------
+    path : str, optional
+        A file Neo can read. In a TOML file a relative path is resolved against the config
+        file's folder, otherwise against the working directory. May be omitted when a
+        :class:`~brainbias.recordings.Recording` is passed in Python.
+    io, condition_key, trial_key, align_event : str, optional
+        As :func:`brainbias.recordings.read_recording`.
+    t_start, t_stop : float, optional
+        Analysis window, seconds on the (aligned) trial clock; default: what every trial covers.
+    bin_size, kernel, kernel_width : float, str, float
+        As :func:`brainbias.recordings.bin_and_smooth` (seconds; ``bin_size`` is the network's
+        ``dt``).
+    soft_normalise : bool or float
+        MSE targets are ``(rate − mean) / scale`` per neuron, with ``scale = range + c``
+        (``True``: c = 5 Hz; a number: c in Hz) or the standard deviation (``False``), all from
+        the training trials' PSTHs. Ignored for ``training.loss = "poisson"`` (counts).
+    conditions : list of str, optional
+        Fit only these conditions (default: all, in order of first appearance).
+    test_trial_fraction, test_neuron_fraction : float
+        Share of trials per condition held out for evaluation, and of neurons held out for
+        co-smoothing; both in (0, 1).
+    split_seed : int
+        Seed of both splits (stored with the results).
+    """
+
+    path: str | None = None
+    io: str | None = None
+    condition_key: str | None = "condition"
+    trial_key: str | None = None
+    align_event: str | None = None
+    t_start: float | None = None
+    t_stop: float | None = None
+    bin_size: float = 0.01
+    kernel: str = "gaussian"
+    kernel_width: float = 0.02
+    soft_normalise: bool | float = True
+    conditions: tuple | None = None
+    test_trial_fraction: float = 0.25
+    test_neuron_fraction: float = 0.25
+    split_seed: int = 0
+
+    def __post_init__(self):
+        for name in ("path", "io", "condition_key", "trial_key", "align_event"):
+            v = getattr(self, name)
+            if v is not None and (not isinstance(v, str) or not v):
+                raise ConfigError(f"recording.{name}: expected a non-empty string, got {v!r}.")
+        for name in ("bin_size", "kernel_width"):
+            _check_positive(f"recording.{name}", getattr(self, name))
+        for name in ("t_start", "t_stop"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))
+                                  or not math.isfinite(v)):
+                raise ConfigError(f"recording.{name}: expected a number of seconds, got {v!r}.")
+        if self.t_start is not None and self.t_stop is not None and not self.t_stop > self.t_start:
+            raise ConfigError(f"recording.t_stop ({self.t_stop}) must be greater than t_start "
+                              f"({self.t_start}).")
+        if not isinstance(self.soft_normalise, bool):
+            _check_positive("recording.soft_normalise", self.soft_normalise, allow_zero=True)
+        if self.conditions is not None:
+            conds = self.conditions
+            if isinstance(conds, str) or not all(isinstance(c, str) for c in conds) or not conds:
+                raise ConfigError("recording.conditions: expected a non-empty list of condition "
+                                  f"names, got {conds!r}.")
+            if len(set(conds)) != len(conds):
+                raise ConfigError(f"recording.conditions: names must be unique, got {list(conds)}.")
+            object.__setattr__(self, "conditions", tuple(conds))
+        for name in ("test_trial_fraction", "test_neuron_fraction"):
+            v = getattr(self, name)
+            _check_fraction(f"recording.{name}", v, closed=False)
+            if v == 0:
+                raise ConfigError(f"recording.{name}: expected a number in (0, 1), got 0; "
+                                  "held-out trials and neurons are what the fit is judged on.")
+        _check_int("recording.split_seed", self.split_seed, minimum=0)
+
+
+@dataclasses.dataclass(frozen=True)
+class ExperimentConfig:
+    """A whole run: seed, network, training, evaluation and what to fit.
+
+    What to fit is either ``targets``, a tuple of dicts, one per context, each with a ``kind``
+    key understood by :func:`brainbias.targets.make_target`, or ``recording``, a spike
+    recording whose conditions become the contexts (:mod:`brainbias.population`) — not both.
+    A recording is fitted from a trained initial state per condition over the whole analysis
+    window, so it needs ``training.run_mode = "autonomous"``, ``train_initial_state = true``
+    and ``test_fraction = 0`` (trials, not time, are held out).
     """
 
     seed: int = 0
@@ -206,11 +295,33 @@ class ExperimentConfig:
     training: TrainingConfig = TrainingConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     targets: tuple = ()
+    recording: RecordingConfig | None = None
 
     def __post_init__(self):
         _check_int("seed", self.seed, minimum=0)
         if not isinstance(self.targets, tuple):
             object.__setattr__(self, "targets", tuple(self.targets))
+        if self.recording is not None:
+            if not isinstance(self.recording, RecordingConfig):
+                raise ConfigError("recording: expected a RecordingConfig (a [recording] table), "
+                                  f"got {type(self.recording).__name__}.")
+            if self.targets:
+                raise ConfigError(
+                    "targets, recording: give either [[targets]] tables or a [recording] table, "
+                    f"not both (got {len(self.targets)} target(s) and a recording). A recording's "
+                    "conditions are the contexts; fit the targets in a separate run."
+                )
+            t = self.training
+            need = {"run_mode": "autonomous", "train_initial_state": True, "test_fraction": 0.0}
+            wrong = {k: getattr(t, k) for k, v in need.items() if getattr(t, k) != v}
+            if wrong:
+                fix = ", ".join(f"{k} = {_toml(need[k])}" for k in wrong)
+                raise ConfigError(
+                    f"training: a recording is fitted from a trained initial state per condition "
+                    f"over the whole analysis window, holding out trials rather than time; got "
+                    f"{', '.join(f'{k}={v!r}' for k, v in wrong.items())}. Set {fix} in "
+                    "[training]."
+                )
         for i, t in enumerate(self.targets):
             if not isinstance(t, dict) or "kind" not in t:
                 raise ConfigError(f"targets[{i}]: expected a table with a 'kind' key, got {t!r}.")
@@ -221,7 +332,11 @@ class ExperimentConfig:
 
     @classmethod
     def from_toml(cls, path) -> ExperimentConfig:
-        """Read and validate a TOML config file."""
+        """Read and validate a TOML config file.
+
+        A relative ``[recording] path`` is resolved against the config file's folder, so that
+        a config and its data can move together.
+        """
         path = Path(path)
         try:
             with open(path, "rb") as fh:
@@ -230,10 +345,33 @@ class ExperimentConfig:
             raise ConfigError(f"config file not found: {path}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML ({exc}).") from None
-        return from_dict(cls, data, where=str(path))
+        config = from_dict(cls, data, where=str(path))
+        rec = config.recording
+        if rec is not None and rec.path is not None and not Path(rec.path).is_absolute():
+            resolved = os.path.normpath(path.parent.absolute() / rec.path)
+            config = dataclasses.replace(config, recording=dataclasses.replace(rec, path=resolved))
+        return config
 
     def to_dict(self) -> dict:
         return to_dict(self)
+
+
+def _toml(value) -> str:
+    """``value`` as it is written in TOML (for messages that say what to write)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value) if not isinstance(value, str) else f'"{value}"'
+
+
+def _dataclass_of(annotation):
+    """The dataclass in a hint ``X`` or ``X | None`` (else None)."""
+    if dataclasses.is_dataclass(annotation):
+        return annotation
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(args) == 1 and dataclasses.is_dataclass(args[0]):
+            return args[0]
+    return None
 
 
 def _type_ok(value, annotation) -> bool:
@@ -267,8 +405,9 @@ def from_dict(cls, data, *, where="config"):
                 + f" Known keys: {sorted(fields)}."
             )
         hint = hints[key]
-        if dataclasses.is_dataclass(hint):
-            kwargs[key] = from_dict(hint, value, where=f"{where}.{key}" if where else key)
+        sub = _dataclass_of(hint)
+        if sub is not None and not (value is None and sub is not hint):
+            kwargs[key] = from_dict(sub, value, where=f"{where}.{key}" if where else key)
         elif not _type_ok(value, hint):
             raise ConfigError(
                 f"{where}.{key}: expected {getattr(hint, '__name__', hint)}, got "
@@ -290,7 +429,7 @@ def to_dict(config) -> dict:
         if dataclasses.is_dataclass(v):
             v = to_dict(v)
         elif isinstance(v, tuple):
-            v = [dict(t) for t in v]
+            v = [dict(t) if isinstance(t, dict) else t for t in v]
         if v is not None:
             out[f.name] = v
     return out

@@ -35,7 +35,8 @@ def build(config: ExperimentConfig, targets: Sequence[Trajectory] | None = None)
         from .targets import make_target
 
         if not config.targets:
-            raise ConfigError("config: no [[targets]] tables; add at least one target.")
+            raise ConfigError("config: no [[targets]] tables; add at least one target (or a "
+                              "[recording] table to fit recorded spikes).")
         targets = [make_target(dict(spec)) for spec in config.targets]
     targets = list(targets)
     arrays = stack_targets(targets)
@@ -171,7 +172,20 @@ def run(config: ExperimentConfig, *, out_dir=None, force: bool = False, resume: 
     -------
     xarray.Dataset
         The results (schema :data:`brainbias.results.SCHEMA_VERSION`).
+
+    Notes
+    -----
+    A config with a ``[recording]`` table is fitted by :func:`brainbias.population.run`
+    (held-out trials and neurons, recording variables in the results).
     """
+    if config.recording is not None:
+        if targets is not None:
+            raise ConfigError("targets: a config with a [recording] table fits the recording; "
+                              "do not pass targets as well.")
+        from . import population
+
+        return population.run(config, out_dir=out_dir, force=force, resume=resume,
+                              progress=progress, figures=figures)
     out = Path(out_dir) if out_dir is not None else None
     run_file = out / "run.nc" if out is not None else None
     if run_file is not None:
@@ -213,7 +227,15 @@ def _check_output(run_file: Path, *, force: bool, resume: bool):
 
 
 def summary_table(ds) -> str:
-    """Per-context fit-quality table (plain text) of a results Dataset."""
+    """Per-context fit-quality table (plain text) of a results Dataset.
+
+    Runs fitted to a recording get :func:`brainbias.population.summary_table` (held-out
+    scores next to the smoothed-PSTH baseline).
+    """
+    if _results.is_recording_run(ds):
+        from .population import summary_table as recording_table
+
+        return recording_table(ds)
     a = ds.attrs
     rows = [("context", "kind", f"NRMSE@{a['nrmse_horizon']}", "valid pred. (steps)",
              "valid pred. (Lyap.)", "period err", "ampl. err")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -68,7 +69,9 @@ def plot_loss(ds):
     for c in ds["context"].values:
         ax.semilogy(ds["iteration"].values, ds["loss"].sel(context=c).values, lw=1, label=str(c))
     ax.set_xlabel("iteration")
-    ax.set_ylabel("training loss (MSE per output)")
+    loss = json.loads(ds.attrs["config"]).get("training", {}).get("loss", "mse")
+    ax.set_ylabel("training loss (" + ("Poisson NLL" if loss == "poisson" else "MSE")
+                  + " per output)")
     if ds.sizes["iteration"] and np.any(ds["teacher_forcing"].values > 0):
         ax2 = ax.twinx()
         ax2.plot(ds["iteration"].values, ds["teacher_forcing"].values, color="0.5", ls=":", lw=1)
@@ -172,25 +175,44 @@ def plot_fixed_points_pca(an):
 
 
 def plot_eigenvalue_spectra(an):
-    """Jacobian eigenvalues of every fixed point, per context, against the unit circle."""
+    """Jacobian spectra of every fixed point, per context (one column each): the map's
+    eigenvalues λ against the unit circle (top, zoomed to the data) and the continuous-time
+    field's μ = (λ − 1)/dt against the imaginary axis (bottom)."""
     plt = _plt()
     contexts = [str(c) for c in an["context"].values]
-    fig, axes = plt.subplots(1, len(contexts), figsize=(4 * len(contexts), 4), squeeze=False)
-    theta = np.linspace(0, 2 * np.pi, 400)
-    for ax, (i, c) in zip(axes[0], enumerate(contexts)):
-        ax.plot(np.cos(theta), np.sin(theta), color="0.6", lw=0.8)
-        if "fixed_point_eigenvalue_real" in an:
-            sel = (an["fixed_point_context"] == c).values
-            re = an["fixed_point_eigenvalue_real"].values[sel]
-            im = an["fixed_point_eigenvalue_imag"].values[sel]
-            for j in range(len(re)):
-                ax.scatter(re[j], im[j], s=6, alpha=0.6, color=f"C{j % 10}")
-            if not len(re):
-                ax.text(0, 0, "no fixed point found", ha="center")
-        ax.set_aspect("equal")
-        ax.set_title(f"{c}: map eigenvalues (unit circle = stability edge)", fontsize=9)
-        ax.set_xlabel("Re λ")
-        ax.set_ylabel("Im λ")
+    fig, axes = plt.subplots(2, len(contexts), figsize=(4.2 * len(contexts), 7.5), squeeze=False)
+    theta = np.linspace(0, 2 * np.pi, 2000)
+    dt = float(an.attrs["dt"])
+    for col, c in enumerate(contexts):
+        top, bottom = axes[0, col], axes[1, col]
+        if "fixed_point_eigenvalue_real" not in an or not np.any(
+                an["fixed_point_context"].values == c):
+            top.text(0.5, 0.5, "no fixed point found", ha="center", transform=top.transAxes)
+            bottom.set_axis_off()
+            top.set_title(c, fontsize=10)
+            continue
+        sel = an["fixed_point_context"].values == c
+        re = an["fixed_point_eigenvalue_real"].values[sel]
+        im = an["fixed_point_eigenvalue_imag"].values[sel]
+        stable = an["fixed_point_stable_map"].values[sel].astype(bool)
+        for j in range(len(re)):
+            style = dict(s=7, alpha=0.7, color=f"C{j % 10}",
+                         label=f"point {j} ({'stable' if stable[j] else 'unstable'})")
+            top.scatter(re[j], im[j], **style)
+            bottom.scatter((re[j] - 1) / dt, im[j] / dt, **style)
+        top.plot(np.cos(theta), np.sin(theta), color="0.4", lw=0.8)
+        pad = 0.05
+        top.set_xlim(np.nanmin(re) - pad, max(np.nanmax(re), 1.0) + pad)
+        top.set_ylim(np.nanmin(im) - pad, np.nanmax(im) + pad)
+        top.set_title(f"{c}: map λ (circle |λ| = 1)", fontsize=10)
+        top.set_xlabel("Re λ")
+        top.set_ylabel("Im λ")
+        bottom.axvline(0.0, color="0.4", lw=0.8)
+        bottom.set_title(f"{c}: field μ = (λ − 1)/dt (line Re μ = 0)", fontsize=10)
+        bottom.set_xlabel("Re μ (1/time)")
+        bottom.set_ylabel("Im μ (1/time)")
+        if len(re) <= 8:
+            top.legend(fontsize=7, frameon=False, markerscale=2)
     fig.tight_layout()
     return fig
 
@@ -206,4 +228,139 @@ def save_analysis_figures(an, out_dir) -> list[Path]:
         fig.savefig(out / name, dpi=110)
         plt.close(fig)
         paths.append(out / name)
+    return paths
+
+
+# --------------------------------------------------------------------------- recording runs
+
+
+def _example_neurons(ds, n_held_in: int, n_held_out: int):
+    """Held-in and held-out neurons whose data PSTHs vary most (deterministic choice)."""
+    var = ds["psth_data"].var(dim=("context", "time")).values
+    held_out = ds["neuron_held_out"].values.astype(bool)
+    order = np.argsort(-var, kind="stable")
+    names = ds["neuron"].values
+    pick_in = [names[i] for i in order if not held_out[i]][:n_held_in]
+    pick_out = [names[i] for i in order if held_out[i]][:n_held_out]
+    return [str(n) for n in pick_in], [str(n) for n in pick_out]
+
+
+def plot_recording_psths(ds, context, *, n_held_in: int = 4, n_held_out: int = 2):
+    """Held-out trials' PSTH vs the network and the smoothed-PSTH baseline, one condition.
+
+    One panel per example neuron (the held-in and held-out neurons whose PSTHs vary most).
+    """
+    plt = _plt()
+    d = ds.sel(context=context)
+    held_in, held_out = _example_neurons(ds, n_held_in, n_held_out)
+    names = held_in + held_out
+    n_cols = min(3, len(names))
+    n_rows = int(np.ceil(len(names) / n_cols))
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(3.4 * n_cols, 2.3 * n_rows + 0.6),
+                             sharex=True, squeeze=False)
+    t = d["time"].values
+    for ax, name in zip(axes.ravel(), names, strict=False):
+        ax.plot(t, d["psth_data"].sel(neuron=name).values, color="k", lw=1.2,
+                label="data (held-out trials)")
+        ax.plot(t, d["psth_baseline"].sel(neuron=name).values, color="0.6", lw=1.0, ls="--",
+                label="baseline (training-trial PSTH)")
+        ax.plot(t, d["psth_model"].sel(neuron=name).values, color="C3", lw=1.2,
+                label="network")
+        ax.set_title(f"{name} ({'held-out neuron' if name in held_out else 'held-in'})",
+                     fontsize=8)
+    for ax in axes.ravel()[len(names):]:
+        ax.set_visible(False)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("rate (Hz)")
+    for ax in axes[-1]:
+        ax.set_xlabel("time (s)")
+    axes[0, 0].legend(fontsize=7, frameon=False, loc="upper right")
+    fig.suptitle(f"{context}: PSTH R² {float(d['psth_r2']):.2f} (baseline "
+                 f"{float(d['psth_r2_baseline']):.2f}), co-bps {float(d['co_bps']):.3f} "
+                 f"(baseline {float(d['co_bps_baseline']):.3f})", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_heldout_metrics(ds):
+    """Held-out PSTH R², pVar and co-smoothing bits/spike per condition: network vs baseline."""
+    plt = _plt()
+    labels = [str(c) for c in ds["context"].values] + ["overall"]
+    x = np.arange(len(labels))
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    for ax, (name, title) in zip(axes, (("psth_r2", "PSTH R² (held-out trials)"),
+                                        ("pvar", "pVar (held-out trials)"),
+                                        ("co_bps", "co-smoothing bits/spike (held-out neurons)")),
+                                 strict=True):
+        model = np.append(ds[name].values, float(ds[f"{name}_overall"]))
+        base = np.append(ds[f"{name}_baseline"].values, float(ds[f"{name}_baseline_overall"]))
+        ax.bar(x - 0.2, model, width=0.4, color="C3", label="network")
+        ax.bar(x + 0.2, base, width=0.4, color="0.6", label="smoothed-PSTH baseline")
+        ax.axhline(0, color="k", lw=0.6)
+        ax.set_xticks(x)
+        ax.set_xticklabels(labels, rotation=30, ha="right", fontsize=8)
+        ax.set_title(title, fontsize=9)
+    axes[0].legend(fontsize=8, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def plot_latents_pca(ds, *, n_components: int = 3):
+    """The network's unit rates per condition in a shared PCA basis (latent trajectories).
+
+    PCA is fitted on the rates of all conditions pooled (:func:`brainbias.analysis.fit_pca`);
+    circles mark the start of each trajectory.
+    """
+    from .analysis.pca import fit_pca, project
+
+    plt = _plt()
+    rates = ds["rates"].transpose("context", "time", "unit")
+    k = int(min(n_components, ds.sizes["unit"], rates.sizes["context"] * rates.sizes["time"] - 1))
+    pca = fit_pca(rates, n_components=k)
+    pcs = np.asarray(project(pca, rates).transpose("context", "time", "component").values)
+    ev = pca["explained_variance_ratio"].values
+    fig = plt.figure(figsize=(11, 4.6))
+    ax = fig.add_subplot(1, 2, 1, projection="3d" if k >= 3 else None)
+    t = ds["time"].values
+    ax_t = [fig.add_subplot(k, 2, 2 * (i + 1)) for i in range(k)]
+    for i, c in enumerate(ds["context"].values):
+        p = pcs[i]
+        ax.plot(*p[:, : min(k, 3)].T, color=f"C{i}", lw=1.0, label=str(c))
+        ax.scatter(*p[0, : min(k, 3)], color=f"C{i}", s=25)
+        for j, a in enumerate(ax_t):
+            a.plot(t, p[:, j], color=f"C{i}", lw=1.0)
+    ax.set_xlabel(f"PC1 ({ev[0]:.0%})")
+    if k > 1:
+        ax.set_ylabel(f"PC2 ({ev[1]:.0%})")
+    if k > 2:
+        ax.set_zlabel(f"PC3 ({ev[2]:.0%})")
+    ax.legend(fontsize=7, frameon=False, loc="upper left")
+    ax.set_title("network unit rates, shared PCA basis (circle = start)", fontsize=9)
+    for j, a in enumerate(ax_t):
+        a.set_ylabel(f"PC{j + 1}", fontsize=8)
+        if j < k - 1:
+            a.set_xticklabels([])
+    ax_t[-1].set_xlabel("time (s)")
+    fig.tight_layout()
+    return fig
+
+
+def save_recording_figures(ds, out_dir) -> list[Path]:
+    """Figures of a run fitted to a recording: ``loss.png``, ``psth_<condition>.png``,
+    ``heldout_metrics.png`` and ``latents_pca.png`` in ``out_dir``; returns the paths."""
+    plt = _plt()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+
+    def save(fig, name):
+        fig.savefig(out / name, dpi=110)
+        plt.close(fig)
+        paths.append(out / name)
+
+    save(plot_loss(ds), "loss.png")
+    for c in ds["context"].values:
+        save(plot_recording_psths(ds, str(c)), f"psth_{c}.png")
+    save(plot_heldout_metrics(ds), "heldout_metrics.png")
+    save(plot_latents_pca(ds), "latents_pca.png")
     return paths

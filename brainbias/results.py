@@ -23,6 +23,8 @@ __all__ = [
     "DIMS",
     "VARIABLES",
     "METRICS",
+    "RECORDING_VARIABLES",
+    "is_recording_run",
     "save",
     "load",
     "validate",
@@ -35,7 +37,8 @@ __all__ = [
 SCHEMA_VERSION = 1
 
 #: dimension names (the same words as in docstrings and code annotations)
-DIMS = ("context", "time", "unit", "source_unit", "output", "input", "iteration")
+DIMS = ("context", "time", "unit", "source_unit", "output", "input", "iteration", "neuron",
+        "trial")
 
 #: variable → dimensions; ``None`` marks optional variables
 VARIABLES = {
@@ -57,6 +60,27 @@ VARIABLES = {
     "lyapunov_exponent": ("context",),
 }
 OPTIONAL_VARIABLES = {"trained_readout_weights": ("output", "unit")}
+
+#: Variables of a run fitted to a recording (:mod:`brainbias.population`): all or none.
+#: ``context`` = condition; ``output`` = the held-in neurons (``target``/``prediction`` hold
+#: the held-out trials' PSTH and the network's output in the fit's units); ``neuron`` = all
+#: recorded neurons kept after binning; ``trial`` = the recording's trials.
+RECORDING_VARIABLES = {
+    "psth_data": ("context", "time", "neuron"),
+    "psth_baseline": ("context", "time", "neuron"),
+    "psth_model": ("context", "time", "neuron"),
+    "neuron_held_out": ("neuron",),
+    "normalisation_offset": ("neuron",),
+    "normalisation_scale": ("neuron",),
+    "co_smoothing_weights": ("neuron", "unit"),
+    "co_smoothing_intercept": ("neuron",),
+    "trial_test": ("trial",),
+    "trial_condition": ("trial",),
+    **{f"{score}{suffix}": dims
+       for score in ("psth_r2", "pvar", "co_bps")
+       for suffix, dims in (("", ("context",)), ("_baseline", ("context",)),
+                            ("_overall", ()), ("_baseline_overall", ()))},
+}
 
 #: per-context metric variables, dims ("context",)
 METRICS = {
@@ -114,10 +138,19 @@ def validate(ds: xr.Dataset) -> xr.Dataset:
             raise SchemaError(f"results file is missing variable {name!r}.")
         if ds[name].dims != dims:
             raise SchemaError(f"variable {name!r} has dims {ds[name].dims}, expected {dims}.")
-    for name, dims in OPTIONAL_VARIABLES.items():
+    for name, dims in {**OPTIONAL_VARIABLES, **RECORDING_VARIABLES}.items():
         if name in ds and ds[name].dims != dims:
             raise SchemaError(f"variable {name!r} has dims {ds[name].dims}, expected {dims}.")
+    present = [name for name in RECORDING_VARIABLES if name in ds]
+    if present and len(present) != len(RECORDING_VARIABLES):
+        missing = [name for name in RECORDING_VARIABLES if name not in ds]
+        raise SchemaError(f"results file has recording variables but is missing {missing}.")
     return ds
+
+
+def is_recording_run(ds: xr.Dataset) -> bool:
+    """True for a run fitted to a recording (it holds :data:`RECORDING_VARIABLES`)."""
+    return "psth_data" in ds
 
 
 def save(ds: xr.Dataset, path, *, force: bool = False) -> Path:

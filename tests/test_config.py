@@ -20,7 +20,7 @@ def test_demo_toml_is_the_demo_config():
 @pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.toml")), ids=lambda p: p.name)
 def test_every_shipped_config_validates(path):
     config = ExperimentConfig.from_toml(path)
-    assert config.targets
+    assert config.targets or config.recording is not None
 
 
 @pytest.mark.parametrize(
