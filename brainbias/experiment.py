@@ -189,7 +189,7 @@ def run(config: ExperimentConfig, *, out_dir=None, force: bool = False, resume: 
     out = Path(out_dir) if out_dir is not None else None
     run_file = out / "run.nc" if out is not None else None
     if run_file is not None:
-        _check_output(run_file, force=force, resume=resume)
+        _results.prepare_output(run_file, force=force or resume)  # fail before training
     targets, network, controller, key = build(config, targets)
     train_result: TrainResult = fit(
         network, controller, targets, config.training, key=key,
@@ -209,21 +209,6 @@ def run(config: ExperimentConfig, *, out_dir=None, force: bool = False, resume: 
 
             plotting.save_run_figures(ds, out)
     return ds
-
-
-def _check_output(run_file: Path, *, force: bool, resume: bool):
-    """Fail before training, not after, when the output cannot be written."""
-    import os
-
-    if run_file.exists() and not (force or resume):
-        raise ConfigError(f"{run_file} exists; refusing to overwrite it (use --force).")
-    folder = run_file.parent
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"cannot create output folder {folder}: {exc.strerror}.") from None
-    if not os.access(folder, os.W_OK):
-        raise ConfigError(f"output folder {folder} is not writable.")
 
 
 def summary_table(ds) -> str:

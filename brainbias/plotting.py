@@ -115,25 +115,27 @@ def plot_attractor(ds, context, *, max_steps: int = 5000):
     return fig
 
 
-def save_run_figures(ds, out_dir) -> list[Path]:
-    """Write the standard figures of a run into ``out_dir``; returns the paths."""
+def _write_figures(out_dir, figures) -> list[Path]:
+    """Draw, save (PNG, 110 dpi) and close each ``(file name, make_figure)`` in turn."""
     plt = _plt()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
-
-    def save(fig, name):
-        path = out / name
-        fig.savefig(path, dpi=110)
+    for name, make in figures:
+        fig = make()
+        fig.savefig(out / name, dpi=110)
         plt.close(fig)
-        paths.append(path)
-
-    save(plot_loss(ds), "loss.png")
-    for c in ds["context"].values:
-        c = str(c)
-        save(plot_trajectories(ds, c), f"trajectories_{c}.png")
-        save(plot_attractor(ds, c), f"attractor_{c}.png")
+        paths.append(out / name)
     return paths
+
+
+def save_run_figures(ds, out_dir) -> list[Path]:
+    """Write the standard figures of a run into ``out_dir``; returns the paths."""
+    figures = [("loss.png", lambda: plot_loss(ds))]
+    for c in map(str, ds["context"].values):
+        figures += [(f"trajectories_{c}.png", lambda c=c: plot_trajectories(ds, c)),
+                    (f"attractor_{c}.png", lambda c=c: plot_attractor(ds, c))]
+    return _write_figures(out_dir, figures)
 
 
 def plot_fixed_points_pca(an):
@@ -219,16 +221,8 @@ def plot_eigenvalue_spectra(an):
 
 def save_analysis_figures(an, out_dir) -> list[Path]:
     """Write the analysis figures into ``out_dir``; returns the paths."""
-    plt = _plt()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for fig, name in ((plot_fixed_points_pca(an), "fixed_points_pca.png"),
-                      (plot_eigenvalue_spectra(an), "eigenvalues.png")):
-        fig.savefig(out / name, dpi=110)
-        plt.close(fig)
-        paths.append(out / name)
-    return paths
+    return _write_figures(out_dir, [("fixed_points_pca.png", lambda: plot_fixed_points_pca(an)),
+                                    ("eigenvalues.png", lambda: plot_eigenvalue_spectra(an))])
 
 
 # --------------------------------------------------------------------------- recording runs
@@ -348,19 +342,9 @@ def plot_latents_pca(ds, *, n_components: int = 3):
 def save_recording_figures(ds, out_dir) -> list[Path]:
     """Figures of a run fitted to a recording: ``loss.png``, ``psth_<condition>.png``,
     ``heldout_metrics.png`` and ``latents_pca.png`` in ``out_dir``; returns the paths."""
-    plt = _plt()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = []
-
-    def save(fig, name):
-        fig.savefig(out / name, dpi=110)
-        plt.close(fig)
-        paths.append(out / name)
-
-    save(plot_loss(ds), "loss.png")
-    for c in ds["context"].values:
-        save(plot_recording_psths(ds, str(c)), f"psth_{c}.png")
-    save(plot_heldout_metrics(ds), "heldout_metrics.png")
-    save(plot_latents_pca(ds), "latents_pca.png")
-    return paths
+    figures = [("loss.png", lambda: plot_loss(ds))]
+    figures += [(f"psth_{c}.png", lambda c=c: plot_recording_psths(ds, c))
+                for c in map(str, ds["context"].values)]
+    figures += [("heldout_metrics.png", lambda: plot_heldout_metrics(ds)),
+                ("latents_pca.png", lambda: plot_latents_pca(ds))]
+    return _write_figures(out_dir, figures)

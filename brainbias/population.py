@@ -543,7 +543,6 @@ def run(config: ExperimentConfig, *, recording=None, out_dir=None, force: bool =
 
     from . import results as _results
     from .control import make_controller
-    from .experiment import _check_output
     from .network import make_network
     from .training import fit
 
@@ -555,7 +554,7 @@ def run(config: ExperimentConfig, *, recording=None, out_dir=None, force: bool =
     out = Path(out_dir) if out_dir is not None else None
     run_file = out / "run.nc" if out is not None else None
     if run_file is not None:
-        _check_output(run_file, force=force, resume=resume)
+        _results.prepare_output(run_file, force=force or resume)  # fail before training
     t0 = time.perf_counter()
     binned = load_binned(rec, recording)
     data = prepare(binned, rec, loss=config.training.loss)

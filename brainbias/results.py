@@ -165,6 +165,18 @@ def save(ds: xr.Dataset, path, *, force: bool = False) -> Path:
         The file exists (without ``force``) or the folder is not writable.
     """
     validate(ds)
+    return write_netcdf(ds, path, force=force)
+
+
+def prepare_output(path, *, force: bool = False) -> Path:
+    """Check that ``path`` may be written (before any work is done): refuse an existing file
+    unless ``force``, create the folder, check it is writable.
+
+    Raises
+    ------
+    ConfigError
+        The file exists (without ``force``), the folder cannot be created or is not writable.
+    """
     path = Path(path)
     if path.exists() and not force:
         raise ConfigError(f"{path} exists; refusing to overwrite it (use --force / force=True).")
@@ -175,6 +187,12 @@ def save(ds: xr.Dataset, path, *, force: bool = False) -> Path:
         raise ConfigError(f"cannot create output folder {folder}: {exc.strerror}.") from None
     if not os.access(folder, os.W_OK):
         raise ConfigError(f"output folder {folder} is not writable.")
+    return path
+
+
+def write_netcdf(ds: xr.Dataset, path, *, force: bool = False) -> Path:
+    """Write ``ds`` through a temporary file, so a failure never leaves a half-written file."""
+    path = prepare_output(path, force=force)
     tmp = path.with_name(path.name + ".tmp")
     ds.to_netcdf(tmp, engine="h5netcdf")
     os.replace(tmp, path)

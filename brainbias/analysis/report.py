@@ -321,17 +321,7 @@ def analysis_summary(an: xr.Dataset) -> str:
 
 def save_analysis(an: xr.Dataset, path, *, force: bool = False):
     """Write an analysis Dataset to NetCDF (refuses to overwrite unless ``force``)."""
-    import os
-    from pathlib import Path
-
-    path = Path(path)
-    if path.exists() and not force:
-        raise ConfigError(f"{path} exists; refusing to overwrite it (use --force / force=True).")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    an.to_netcdf(tmp, engine="h5netcdf")
-    os.replace(tmp, path)
-    return path
+    return _results.write_netcdf(an, path, force=force)
 
 
 def load_analysis(path) -> xr.Dataset:
