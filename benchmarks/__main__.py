@@ -25,6 +25,9 @@ def main():
 
     import jax
 
+    # like the CLI: float64 available (correctness checks); timed paths pass float32 explicitly
+    jax.config.update("jax_enable_x64", True)
+
     from ._util import print_table
 
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "

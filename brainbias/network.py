@@ -185,7 +185,12 @@ def output(network: Network, state, readout=None):
 
 def step(network: Network, state, bias, *, inputs=None, feedback=None):
     """One step of the map, ``state`` (unit,) → (unit,). See the module docstring."""
-    phi = nonlinearity(network.nonlinearity)
+    return _step(network, state, rates(network, state), bias, inputs, feedback)
+
+
+def _step(network: Network, state, rate, bias, inputs, feedback):
+    """``step`` given ``rate = rates(network, state)`` already computed (simulate carries it,
+    so that φ is evaluated once per step, not twice)."""
     a = network.leak
     drive = bias
     if inputs is not None:
@@ -193,8 +198,9 @@ def step(network: Network, state, bias, *, inputs=None, feedback=None):
     if feedback is not None:
         drive = drive + network.feedback_weights @ feedback
     if network.form == "continuous":
-        return (1.0 - a) * state + a * (network.recurrent_weights @ phi(state) + drive)
-    return (1.0 - a) * state + a * phi(network.recurrent_weights @ state + drive)
+        return (1.0 - a) * state + a * (network.recurrent_weights @ rate + drive)
+    phi = nonlinearity(network.nonlinearity)
+    return (1.0 - a) * state + a * phi(network.recurrent_weights @ rate + drive)
 
 
 def simulate(
@@ -289,18 +295,19 @@ def simulate(
     }
 
     def body(carry, x):
-        state, y = carry
+        state, rate, y = carry
         fb = None
         if closed:
             fb = y if x["y_true"] is None else x["s"] * x["y_true"] + (1.0 - x["s"]) * y
             if output_mask is not None:
                 fb = fb * output_mask
-        new = step(network, state, bias, inputs=x["u"], feedback=fb)
-        y_new = rates(network, new) @ c.T
-        return (new, y_new), (new, y_new)
+        new = _step(network, state, rate, bias, x["u"], fb)
+        rate_new = rates(network, new)
+        y_new = rate_new @ c.T
+        return (new, rate_new, y_new), (new, y_new)
 
-    y0 = rates(network, initial_state) @ c.T
-    _, (states, outputs) = jax.lax.scan(body, (initial_state, y0), xs, length=t)
+    r0 = rates(network, initial_state)
+    _, (states, outputs) = jax.lax.scan(body, (initial_state, r0, r0 @ c.T), xs, length=t)
     return states, outputs
 
 

@@ -40,6 +40,10 @@ SCHEMA_VERSION = 1
 DIMS = ("context", "time", "unit", "source_unit", "output", "input", "iteration", "neuron",
         "trial")
 
+#: extra dimensions of an analysis Dataset (``brainbias analyze``): fixed points, eigen-modes of
+#: their Jacobians, principal components, and the second context of pairwise comparisons
+ANALYSIS_DIMS = ("fixed_point", "mode", "component", "other_context")
+
 #: variable → dimensions; ``None`` marks optional variables
 VARIABLES = {
     "target": ("context", "time", "output"),

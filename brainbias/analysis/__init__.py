@@ -11,6 +11,8 @@ from .attractor import (
     state_space_divergence,
     valid_prediction_time,
 )
+from .fixed_points import find_fixed_points, speed
+from .linearisation import active_units, linearise
 from .compare import cca_similarity, compare_dynamics, dsa_distance, procrustes_distance
 from .pca import fit_pca, participation_ratio, principal_angles, project
 
@@ -29,4 +31,8 @@ __all__ = [
     "participation_ratio",
     "principal_angles",
     "project",
+    "find_fixed_points",
+    "speed",
+    "linearise",
+    "active_units",
 ]
