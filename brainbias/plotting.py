@@ -92,23 +92,22 @@ def plot_attractor(ds, context, *, max_steps: int = 5000):
     n = min(max_steps, int(valid.sum()))
     three_d = len(outs) >= 3
     fig = plt.figure(figsize=(9, 4.2))
+    # a single output is shown as a return map y(t+1) against y(t)
+    labels = outs if len(outs) > 1 else [f"{outs[0]}(t)", f"{outs[0]}(t+1)"]
     for i, (name, label) in enumerate((("target", "target"), ("prediction", "network"))):
         xyz = [d[name].sel(output=o).values[:n] for o in outs]
         if three_d:
             ax = fig.add_subplot(1, 2, i + 1, projection="3d")
             ax.plot(*xyz, lw=0.4, color="k" if i == 0 else "C3")
-            ax.set_zlabel(outs[2])
+            ax.set_zlabel(labels[2])
         else:
             ax = fig.add_subplot(1, 2, i + 1)
             if len(outs) == 1:
                 xyz = [xyz[0][:-1], xyz[0][1:]]
-                outs_l = [f"{outs[0]}(t)", f"{outs[0]}(t+1)"]
-            else:
-                outs_l = outs
             ax.plot(*xyz[:2], lw=0.5, color="k" if i == 0 else "C3")
             ax.set_aspect("equal", adjustable="datalim")
-        ax.set_xlabel(outs[0] if len(outs) > 1 else f"{outs[0]}(t)")
-        ax.set_ylabel(outs[1] if len(outs) > 1 else f"{outs[0]}(t+1)")
+        ax.set_xlabel(labels[0])
+        ax.set_ylabel(labels[1])
         ax.set_title(label)
     fig.suptitle(f"{context}: {n} free-running steps", fontsize=10)
     fig.tight_layout()
