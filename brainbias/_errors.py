@@ -7,6 +7,7 @@ else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import difflib
+import math
 
 __all__ = [
     "BrainbiasError",
@@ -16,6 +17,8 @@ __all__ = [
     "TrainingError",
     "TrainingInterrupted",
     "did_you_mean",
+    "check_positive",
+    "check_int",
 ]
 
 
@@ -47,3 +50,17 @@ def did_you_mean(name: str, options) -> str:
     """Return ``" Did you mean 'x'?"`` for the closest option, or ``""`` if none is close."""
     close = difflib.get_close_matches(str(name), [str(o) for o in options], n=1, cutoff=0.5)
     return f" Did you mean {close[0]!r}?" if close else ""
+
+
+def check_positive(name: str, value, *, allow_zero: bool = False) -> None:
+    """Raise ConfigError unless ``value`` is a finite (non-bool) number > 0 (≥ 0 if allowed)."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value < 0 or (value == 0 and not allow_zero):
+        word = "non-negative" if allow_zero else "positive"
+        raise ConfigError(f"{name}: expected a {word} number, got {value!r}.")
+
+
+def check_int(name: str, value, *, minimum: int) -> None:
+    """Raise ConfigError unless ``value`` is a (non-bool) integer ≥ ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"{name}: expected an integer ≥ {minimum}, got {value!r}.")

@@ -15,7 +15,7 @@ import types
 import typing
 from pathlib import Path
 
-from ._errors import ConfigError, did_you_mean
+from ._errors import ConfigError, check_int, check_positive, did_you_mean
 from .connectivity import ConnectivityConfig
 from .control import TRAINING_MODES
 from .network import FORMS, MODES, NONLINEARITIES
@@ -41,20 +41,8 @@ def _check_choice(name, value, choices):
         )
 
 
-def _check_positive(name, value, *, allow_zero=False):
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value < 0 or (value == 0 and not allow_zero):
-        word = "non-negative" if allow_zero else "positive"
-        raise ConfigError(f"{name}: expected a {word} number, got {value!r}.")
-
-
-def _check_int(name, value, *, minimum):
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{name}: expected an integer ≥ {minimum}, got {value!r}.")
-
-
 def _check_fraction(name, value, *, closed=True):
-    _check_positive(name, value, allow_zero=True)
+    check_positive(name, value, allow_zero=True)
     if value > 1 or (not closed and value >= 1):
         raise ConfigError(f"{name}: expected a number in [0, 1], got {value!r}.")
 
@@ -80,7 +68,7 @@ class NetworkConfig:
         if isinstance(self.n_units, bool) or not isinstance(self.n_units, int) or self.n_units < 1:
             raise ConfigError(f"network.n_units: expected a positive integer, got {self.n_units!r}.")
         for name in ("tau", "input_scale", "feedback_scale", "readout_scale"):
-            _check_positive(f"network.{name}", getattr(self, name), allow_zero=name != "tau")
+            check_positive(f"network.{name}", getattr(self, name), allow_zero=name != "tau")
         _check_choice("network.nonlinearity", self.nonlinearity, NONLINEARITIES)
         _check_choice("network.form", self.form, FORMS)
 
@@ -162,13 +150,13 @@ class TrainingConfig:
         _check_choice("training.dtype", self.dtype, ("float32", "float64"))
         _check_choice("training.loss", self.loss, LOSSES)
         for name in ("n_iterations", "batch_size", "window", "chunk_size"):
-            _check_int(f"training.{name}", getattr(self, name), minimum=1)
+            check_int(f"training.{name}", getattr(self, name), minimum=1)
         for name in ("washout", "checkpoint_every", "patience"):
-            _check_int(f"training.{name}", getattr(self, name), minimum=0)
+            check_int(f"training.{name}", getattr(self, name), minimum=0)
         for name in ("learning_rate", "grad_clip", "readout_learning_rate_scale"):
-            _check_positive(f"training.{name}", getattr(self, name))
+            check_positive(f"training.{name}", getattr(self, name))
         for name in ("bias_init_scale", "ridge", "min_delta"):
-            _check_positive(f"training.{name}", getattr(self, name), allow_zero=True)
+            check_positive(f"training.{name}", getattr(self, name), allow_zero=True)
         for name in ("final_learning_rate_fraction", "teacher_forcing_start",
                      "teacher_forcing_end", "teacher_forcing_fraction"):
             _check_fraction(f"training.{name}", getattr(self, name))
@@ -190,9 +178,9 @@ class EvaluationConfig:
     vpt_threshold: float = 0.4
 
     def __post_init__(self):
-        _check_int("evaluation.washout", self.washout, minimum=0)
-        _check_int("evaluation.horizon", self.horizon, minimum=2)
-        _check_positive("evaluation.vpt_threshold", self.vpt_threshold)
+        check_int("evaluation.washout", self.washout, minimum=0)
+        check_int("evaluation.horizon", self.horizon, minimum=2)
+        check_positive("evaluation.vpt_threshold", self.vpt_threshold)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -250,7 +238,7 @@ class RecordingConfig:
             if v is not None and (not isinstance(v, str) or not v):
                 raise ConfigError(f"recording.{name}: expected a non-empty string, got {v!r}.")
         for name in ("bin_size", "kernel_width"):
-            _check_positive(f"recording.{name}", getattr(self, name))
+            check_positive(f"recording.{name}", getattr(self, name))
         for name in ("t_start", "t_stop"):
             v = getattr(self, name)
             if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))
@@ -260,7 +248,7 @@ class RecordingConfig:
             raise ConfigError(f"recording.t_stop ({self.t_stop}) must be greater than t_start "
                               f"({self.t_start}).")
         if not isinstance(self.soft_normalise, bool):
-            _check_positive("recording.soft_normalise", self.soft_normalise, allow_zero=True)
+            check_positive("recording.soft_normalise", self.soft_normalise, allow_zero=True)
         if self.conditions is not None:
             conds = self.conditions
             if isinstance(conds, str) or not all(isinstance(c, str) for c in conds) or not conds:
@@ -275,7 +263,7 @@ class RecordingConfig:
             if v == 0:
                 raise ConfigError(f"recording.{name}: expected a number in (0, 1), got 0; "
                                   "held-out trials and neurons are what the fit is judged on.")
-        _check_int("recording.split_seed", self.split_seed, minimum=0)
+        check_int("recording.split_seed", self.split_seed, minimum=0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -298,7 +286,7 @@ class ExperimentConfig:
     recording: RecordingConfig | None = None
 
     def __post_init__(self):
-        _check_int("seed", self.seed, minimum=0)
+        check_int("seed", self.seed, minimum=0)
         if not isinstance(self.targets, tuple):
             object.__setattr__(self, "targets", tuple(self.targets))
         if self.recording is not None:

@@ -34,7 +34,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._errors import ConfigError, did_you_mean
+from ._errors import ConfigError, check_positive, did_you_mean
 
 __all__ = [
     "ConnectivityConfig",
@@ -83,7 +83,7 @@ class ConnectivityConfig:
                 f"connectivity kind: expected one of {CONNECTIVITY_KINDS}, got {self.kind!r}."
                 + did_you_mean(self.kind, CONNECTIVITY_KINDS)
             )
-        _positive("gain", self.gain)
+        check_positive("gain", self.gain)
         p = self.connection_probability
         if not (isinstance(p, (int, float)) and 0.0 < p <= 1.0):
             raise ConfigError(f"connection_probability: expected a number in (0, 1], got {p!r}.")
@@ -91,14 +91,7 @@ class ConnectivityConfig:
         if not (isinstance(f, (int, float)) and 0.0 < f < 1.0):
             raise ConfigError(f"excitatory_fraction: expected a number in (0, 1), got {f!r}.")
         if self.spectral_radius is not None:
-            _positive("spectral_radius", self.spectral_radius)
-
-
-def _positive(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(f"{name}: expected a positive number, got {value!r}.")
-    if value <= 0:
-        raise ConfigError(f"{name}: expected a positive number, got {value!r}.")
+            check_positive("spectral_radius", self.spectral_radius)
 
 
 def recurrent_weights(n_units: int, config: ConnectivityConfig | None = None, *, key, dtype=None):

@@ -21,7 +21,7 @@ from .config import EvaluationConfig, ExperimentConfig, TrainingConfig
 from .control import Controller, effective_readout, make_controller
 from .network import Network, make_network, rates, simulate
 from .trajectory import Trajectory
-from .training import TrainResult, fit, observe, stack_targets
+from .training import TrainResult, fit, observe, stack_targets, warm_up
 
 __all__ = ["run", "evaluate", "build", "summary_table"]
 
@@ -94,18 +94,14 @@ def evaluate(network: Network, controller: Controller, targets: Sequence[Traject
                     f"evaluation.washout + 2 = {w + 2}. Increase n_steps or training.test_fraction."
                 )
             kw = dict(readout=readout, output_mask=mask)
+            start = warm_up(network, bias, x0, run_mode=training.run_mode, teacher=seg_y[:w],
+                            inputs=None if seg_u is None else seg_u[:w], **kw)
             if training.run_mode == "closed_loop":
-                warm, _ = simulate(network, bias, x0, mode="closed_loop", teacher=seg_y[:w],
-                                   teacher_strength=1.0,
-                                   inputs=None if seg_u is None else seg_u[:w], **kw) \
-                    if w else (x0[None], None)
-                states, out = simulate(network, bias, warm[-1], mode="closed_loop",
+                states, out = simulate(network, bias, start, mode="closed_loop",
                                        n_steps=len(seg_y) - w - 1,
                                        inputs=None if seg_u is None else seg_u[w:-1], **kw)
             else:
-                warm, _ = simulate(network, bias, x0, mode="driven", inputs=seg_u[:w], **kw) \
-                    if w else (x0[None], None)
-                states, out = simulate(network, bias, warm[-1], mode="driven",
+                states, out = simulate(network, bias, start, mode="driven",
                                        inputs=seg_u[w:-1], **kw)
             y_ref = seg_y[w + 1:]
             u_seg = None if seg_u is None else seg_u[w:-1]

@@ -23,13 +23,12 @@ this module knows about training: biases and an optional readout are plain argum
 
 from __future__ import annotations
 
-import math
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._errors import ConfigError, DataError, did_you_mean
+from ._errors import ConfigError, check_positive, did_you_mean
 from ._pytree import pytree_dataclass, static_field
 
 __all__ = [
@@ -45,7 +44,6 @@ __all__ = [
     "autonomous_map",
     "vector_field",
     "make_network",
-    "check_finite",
 ]
 
 
@@ -112,12 +110,8 @@ class Network:
     def __post_init__(self):
         # Only static fields are checked here: JAX rebuilds this object with tracers or None
         # holes (partition) as leaves. Array shapes are checked in `validate`.
-        for name in ("dt", "tau"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                raise ConfigError(f"{name}: expected a positive finite number, got {v!r}.")
-            if v <= 0:
-                raise ConfigError(f"{name}: expected a positive number, got {v!r}.")
+        check_positive("dt", self.dt)
+        check_positive("tau", self.tau)
         if self.dt > self.tau:
             raise ConfigError(
                 f"dt={self.dt} > tau={self.tau}: the Euler step would overshoot (leak dt/tau > 1). "
@@ -343,13 +337,6 @@ def vector_field(network: Network, bias, **kwargs):
     dt = network.dt
     return lambda state: (f(state) - state) / dt
 
-
-def check_finite(name: str, array) -> None:
-    """Raise DataError if ``array`` has NaN or infinite entries (boundary validation)."""
-    arr = np.asarray(array)
-    if not np.all(np.isfinite(arr)):
-        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
-        raise DataError(f"{name}: contains {bad} NaN or infinite value(s); clean or drop them first.")
 
 
 def make_network(

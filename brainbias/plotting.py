@@ -137,6 +137,13 @@ def save_run_figures(ds, out_dir) -> list[Path]:
     return _write_figures(out_dir, figures)
 
 
+def _label_pcs(ax, explained, k):
+    """Axis labels "PCi (variance explained)" for the first ``min(k, 3)`` components."""
+    setters = (ax.set_xlabel, ax.set_ylabel, getattr(ax, "set_zlabel", None))
+    for i in range(min(k, 3)):
+        setters[i](f"PC{i + 1} ({explained[i]:.0%})")
+
+
 def plot_fixed_points_pca(an):
     """Free-running trajectories of every context in the shared PC basis, with the fixed points
     coloured by stability (filled: stable, open: unstable, grey x: slow points)."""
@@ -163,11 +170,7 @@ def plot_fixed_points_pca(an):
                 ax.scatter(*p, s=45, edgecolors=f"C{i}", linewidths=1.5,
                            facecolors=f"C{i}" if st else "none")
     ev = an["explained_variance_ratio"].values
-    ax.set_xlabel(f"PC1 ({ev[0]:.0%})")
-    if k > 1:
-        ax.set_ylabel(f"PC2 ({ev[1]:.0%})")
-    if k > 2:
-        ax.set_zlabel(f"PC3 ({ev[2]:.0%})")
+    _label_pcs(ax, ev, k)
     ax.legend(fontsize=8, frameon=False, loc="upper left")
     ax.set_title("shared PCA basis: filled = stable fixed point, open = unstable, x = slow",
                  fontsize=9)
@@ -322,11 +325,7 @@ def plot_latents_pca(ds, *, n_components: int = 3):
         ax.scatter(*p[0, : min(k, 3)], color=f"C{i}", s=25)
         for j, a in enumerate(ax_t):
             a.plot(t, p[:, j], color=f"C{i}", lw=1.0)
-    ax.set_xlabel(f"PC1 ({ev[0]:.0%})")
-    if k > 1:
-        ax.set_ylabel(f"PC2 ({ev[1]:.0%})")
-    if k > 2:
-        ax.set_zlabel(f"PC3 ({ev[2]:.0%})")
+    _label_pcs(ax, ev, k)
     ax.legend(fontsize=7, frameon=False, loc="upper left")
     ax.set_title("network unit rates, shared PCA basis (circle = start)", fontsize=9)
     for j, a in enumerate(ax_t):

@@ -33,7 +33,7 @@ from .control import Controller, effective_readout, trainable_mask
 from .network import Network, simulate
 from .trajectory import Trajectory
 
-__all__ = ["TrainResult", "fit", "fit_readout", "stack_targets", "TargetArrays"]
+__all__ = ["TrainResult", "fit", "fit_readout", "stack_targets", "TargetArrays", "warm_up"]
 
 # Trace counter (tests assert that later chunks reuse the compiled chunk).
 _TRACE_COUNT = collections.Counter()
@@ -173,29 +173,41 @@ def _window_loss(network, controller, data, c_idx, key, strength, config: Traini
     def one(start):
         seg_y = jax.lax.dynamic_slice_in_dim(outputs, start, w + length + 1)
         seg_u = jax.lax.dynamic_slice_in_dim(inputs, start, w + length + 1)
-        u_w = seg_u[:w] if has_inputs else None
         u_l = seg_u[w : w + length] if has_inputs else None
         kw = dict(readout=readout, output_mask=mask)
+        start_state = warm_up(network, bias, x0, run_mode=run_mode, teacher=seg_y[:w],
+                              inputs=seg_u[:w] if has_inputs else None, **kw)
+        if not config.train_initial_state:
+            # truncated BPTT: the warm-up is teacher-forced (or input-driven) and not scored
+            start_state = jax.lax.stop_gradient(start_state)
         if run_mode == "closed_loop":
-            state, _ = simulate(network, bias, x0, mode="closed_loop", inputs=u_w,
-                                teacher=seg_y[:w], teacher_strength=1.0, **kw) if w else (x0[None], 0)
-            start_state = state[-1]
-            if not config.train_initial_state:
-                # truncated BPTT: the warm-up is teacher-forced and not scored
-                start_state = jax.lax.stop_gradient(start_state)
             _, y = simulate(network, bias, start_state, mode="closed_loop", inputs=u_l,
                             teacher=seg_y[w : w + length], teacher_strength=strength, **kw)
         else:  # driven
-            state, _ = simulate(network, bias, x0, mode="driven", inputs=u_w, **kw) if w \
-                else (x0[None], 0)
-            start_state = state[-1]
-            if not config.train_initial_state:
-                start_state = jax.lax.stop_gradient(start_state)
             _, y = simulate(network, bias, start_state, mode="driven", inputs=u_l, **kw)
         return jnp.sum(_pointwise_loss(y, seg_y[w + 1 :], config.loss) * mask)
 
     total = jnp.sum(jax.vmap(one)(starts))
     return total / (config.batch_size * length * jnp.sum(mask))
+
+
+def warm_up(network, bias, initial_state, *, run_mode, teacher, inputs=None, readout=None,
+            output_mask=None):
+    """The state after ``len(teacher)`` warm-up steps from ``initial_state``.
+
+    Closed loop: the true output ``teacher`` (time, output) is fed back (teacher forcing 1);
+    driven: the true ``inputs`` (time, input) drive the network. No steps: ``initial_state``.
+    Used before every training window and before every free-running evaluation.
+    """
+    if teacher.shape[0] == 0:
+        return initial_state
+    kw = dict(readout=readout, output_mask=output_mask)
+    if run_mode == "closed_loop":
+        states, _ = simulate(network, bias, initial_state, mode="closed_loop", inputs=inputs,
+                             teacher=teacher, teacher_strength=1.0, **kw)
+    else:
+        states, _ = simulate(network, bias, initial_state, mode="driven", inputs=inputs, **kw)
+    return states[-1]
 
 
 def _loss(trainable, frozen, data, key, strength, config):

@@ -155,6 +155,17 @@ def procrustes_distance(a, b, *, n_components: int | None = None) -> float:
     return float(disparity)
 
 
+def _cca_inputs(fn: str, a, b, n_components):
+    """Validated trajectories of equal length and the number of canonical components."""
+    xa = _as_trajectory(f"{fn}: a", a)
+    xb = _as_trajectory(f"{fn}: b", b)
+    _same_length(fn, xa, xb)
+    k_max = min(xa.shape[1], xb.shape[1], xa.shape[0] - 1)
+    k = _check_count(fn, "n_components", n_components, 1, k_max,
+                     "at most min(units of a, units of b, time − 1)")
+    return xa, xb, k
+
+
 def _canonical_correlations(a: np.ndarray, b: np.ndarray, k: int, fn: str) -> np.ndarray:
     # PCA reduction then CCA: the left singular vectors are already an orthonormal basis of
     # each reduced trajectory's column space (what a QR of the scores would give), so the
@@ -200,12 +211,7 @@ def cca_similarity(a, b, n_components: int) -> float:
     1.0
     """
     fn = "cca_similarity"
-    xa = _as_trajectory(f"{fn}: a", a)
-    xb = _as_trajectory(f"{fn}: b", b)
-    _same_length(fn, xa, xb)
-    k_max = min(xa.shape[1], xb.shape[1], xa.shape[0] - 1)
-    k = _check_count(fn, "n_components", n_components, 1, k_max,
-                     "at most min(units of a, units of b, time − 1)")
+    xa, xb, k = _cca_inputs(fn, a, b, n_components)
     return float(np.mean(_canonical_correlations(xa, xb, k, fn)))
 
 
@@ -426,12 +432,7 @@ def compare_dynamics(a, b, *, n_components: int, n_delays: int, rank: int,
     1.0
     """
     fn = "compare_dynamics"
-    xa = _as_trajectory(f"{fn}: a", a)
-    xb = _as_trajectory(f"{fn}: b", b)
-    _same_length(fn, xa, xb)
-    k_max = min(xa.shape[1], xb.shape[1], xa.shape[0] - 1)
-    k = _check_count(fn, "n_components", n_components, 1, k_max,
-                     "at most min(units of a, units of b, time − 1)")
+    xa, xb, k = _cca_inputs(fn, a, b, n_components)
     rho = _canonical_correlations(xa, xb, k, fn)
     return xr.Dataset(
         {

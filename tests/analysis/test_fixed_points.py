@@ -10,26 +10,15 @@ import scipy.linalg
 import scipy.optimize
 import xarray as xr
 
-from brainbias import ConfigError, DataError, Network, autonomous_map, simulate
+from brainbias import ConfigError, DataError, autonomous_map, simulate
 from brainbias.analysis import fixed_points as fp_module
 from brainbias.analysis.fixed_points import find_fixed_points, speed
 from brainbias.analysis.linearisation import linearise
 
+from ._helpers import network_from_weights
+
 KEY = jax.random.PRNGKey(0)
 
-
-def _network(w, *, nonlinearity="tanh", form="continuous", dt=0.1, tau=1.0):
-    n = w.shape[0]
-    return Network(
-        recurrent_weights=jnp.asarray(w),
-        input_weights=jnp.zeros((n, 0)),
-        feedback_weights=jnp.zeros((n, 1)),
-        readout_weights=jnp.zeros((1, n)),
-        dt=dt,
-        tau=tau,
-        nonlinearity=nonlinearity,
-        form=form,
-    ).validate()
 
 
 def _quiet_find(*args, **kwargs):
@@ -63,7 +52,7 @@ def test_linear_network_single_fixed_point_solves_linear_system():
     n = 8
     w = rng.normal(0, 1.5 / np.sqrt(n), (n, n))
     b = rng.normal(0, 1, n)
-    f = autonomous_map(_network(w, nonlinearity="identity"), jnp.asarray(b))
+    f = autonomous_map(network_from_weights(w, nonlinearity="identity"), jnp.asarray(b))
     starts = rng.normal(0, 2, (16, n))
     ds = find_fixed_points(f, starts, key=KEY, dt=0.1)
     expected = np.linalg.solve(np.eye(n) - w, b)
@@ -116,7 +105,7 @@ def test_hopfield_network_has_stable_fixed_points_at_stored_patterns():
     patterns = scipy.linalg.hadamard(n)[1 : k + 1] * signs
     w = beta / n * patterns.T @ patterns
     c = scipy.optimize.brentq(lambda c: c - beta * np.tanh(c), 1.0, 3.0)
-    net = _network(w)
+    net = network_from_weights(w)
     f = autonomous_map(net, jnp.zeros(n))
     # Starts sampled from trajectories (the intended use): recall from cues with 20 % of the
     # signs flipped, both signs of every pattern, plus two random cues.
@@ -143,7 +132,7 @@ def test_line_attractor_is_found_and_reported_as_such():
     n = 10
     m = rng.normal(size=n)
     w = np.outer(m, m) / (m @ m)
-    f = autonomous_map(_network(w, nonlinearity="identity"), jnp.zeros(n))
+    f = autonomous_map(network_from_weights(w, nonlinearity="identity"), jnp.zeros(n))
     ds = find_fixed_points(f, rng.normal(0, 2, (24, n)), key=KEY, dt=0.1)
     x = ds["state"].values
     assert (ds["kind"] == "fixed").all()
@@ -172,7 +161,7 @@ def _symmetric_network_map():
     w = rng.normal(0, 2.0 / np.sqrt(n), (n, n))
     w = (w + w.T) / np.sqrt(2)
     b = rng.normal(0, 0.3, n)
-    return autonomous_map(_network(w), jnp.asarray(b)), rng.normal(0, 2, (64, n))
+    return autonomous_map(network_from_weights(w), jnp.asarray(b)), rng.normal(0, 2, (64, n))
 
 
 @pytest.mark.brainpy

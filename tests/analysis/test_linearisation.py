@@ -7,22 +7,10 @@ import pytest
 import scipy.optimize
 import xarray as xr
 
-from brainbias import ConfigError, DataError, Network, autonomous_map
+from brainbias import ConfigError, DataError, autonomous_map
 from brainbias.analysis.linearisation import active_units, linearise
 
-
-def _network(w, *, nonlinearity="tanh", form="continuous", dt=0.1, tau=1.0):
-    n = w.shape[0]
-    return Network(
-        recurrent_weights=jnp.asarray(w),
-        input_weights=jnp.zeros((n, 0)),
-        feedback_weights=jnp.zeros((n, 1)),
-        readout_weights=jnp.zeros((1, n)),
-        dt=dt,
-        tau=tau,
-        nonlinearity=nonlinearity,
-        form=form,
-    ).validate()
+from ._helpers import network_from_weights
 
 
 def _matched(a, b):
@@ -38,7 +26,7 @@ def test_jacobian_of_euler_step_matches_analytic_formula():
     n, dt, tau = 12, 0.1, 0.5
     w = rng.normal(0, 1.5 / np.sqrt(n), (n, n))
     b = rng.normal(0, 0.5, n)
-    f = autonomous_map(_network(w, dt=dt, tau=tau), jnp.asarray(b))
+    f = autonomous_map(network_from_weights(w, dt=dt, tau=tau), jnp.asarray(b))
     x = rng.normal(0, 1.5, (4, n))
     lin = linearise(f, x, dt=dt)
     a = dt / tau
@@ -57,7 +45,7 @@ def test_relu_discrete_jacobian_is_active_submatrix_and_active_units_helper():
     n, dt = 10, 0.2
     w = rng.normal(0, 1.0 / np.sqrt(n), (n, n))
     b = rng.normal(0, 0.5, n)
-    net = _network(w, nonlinearity="relu", form="discrete", dt=dt, tau=1.0)
+    net = network_from_weights(w, nonlinearity="relu", form="discrete", dt=dt, tau=1.0)
     f = autonomous_map(net, jnp.asarray(b))
     r = rng.normal(0, 1, (3, n))
     mask = active_units(net, r, b)
@@ -69,7 +57,7 @@ def test_relu_discrete_jacobian_is_active_submatrix_and_active_units_helper():
         np.testing.assert_allclose(lin["jacobian"].values[i], expected, atol=1e-14)
     np.testing.assert_array_equal(lin["active_units"].values, mask.values)
     # continuous form: the nonlinearity acts on x itself
-    cont = _network(w, nonlinearity="relu")
+    cont = network_from_weights(w, nonlinearity="relu")
     np.testing.assert_array_equal(active_units(cont, r, b).values, r > 0)
 
 
@@ -80,7 +68,8 @@ def test_linear_network_spectrum_is_that_of_w_minus_identity():
     n, dt, tau = 9, 0.05, 0.25
     w = rng.normal(0, 1.2 / np.sqrt(n), (n, n))
     b = rng.normal(0, 1, n)
-    f = autonomous_map(_network(w, nonlinearity="identity", dt=dt, tau=tau), jnp.asarray(b))
+    net = network_from_weights(w, nonlinearity="identity", dt=dt, tau=tau)
+    f = autonomous_map(net, jnp.asarray(b))
     x_star = np.linalg.solve(np.eye(n) - w, b)
     lin = linearise(f, x_star[None], dt=dt)
     lam = lin["eigenvalue_real"].values[0] + 1j * lin["eigenvalue_imag"].values[0]
@@ -102,7 +91,7 @@ def test_left_and_right_eigenvectors_are_biorthogonal():
     rng = np.random.default_rng(3)
     n = 7
     w = rng.normal(0, 1.5 / np.sqrt(n), (n, n))
-    f = autonomous_map(_network(w), jnp.zeros(n))
+    f = autonomous_map(network_from_weights(w), jnp.zeros(n))
     lin = linearise(f, rng.normal(size=(2, n)), dt=0.1)
     for i in range(2):
         j = lin["jacobian"].values[i]
@@ -219,7 +208,7 @@ def test_bad_options_raise():
         linearise(lambda x: jnp.zeros(2), np.zeros((1, 3)), dt=0.1)
     with pytest.raises(DataError, match="active_units"):
         linearise(f, np.zeros((1, 2)), dt=0.1, active_units=np.ones((1, 3), bool))
-    net = _network(np.eye(3), nonlinearity="relu")
+    net = network_from_weights(np.eye(3), nonlinearity="relu")
     with pytest.raises(DataError, match=r"bias\[context_index\]"):
         active_units(net, np.zeros((1, 3)), np.zeros((2, 3)))
     with pytest.raises(DataError, match="3 units"):
@@ -231,7 +220,7 @@ def test_jacobian_batches_agree_with_one_batch():
     rng = np.random.default_rng(4)
     n = 6
     w = rng.normal(0, 1, (n, n))
-    f = autonomous_map(_network(w), jnp.zeros(n))
+    f = autonomous_map(network_from_weights(w), jnp.zeros(n))
     x = rng.normal(size=(5, n))
     a = linearise(f, x, dt=0.1, batch_size=2, eigenvectors=False)
     b = linearise(f, x, dt=0.1, eigenvectors=False)
