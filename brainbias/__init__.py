@@ -21,12 +21,12 @@ from .config import (
 )
 from .connectivity import ConnectivityConfig
 from .control import TRAINING_MODES, Controller, make_controller
-from .network import Network, autonomous_map, make_network, simulate, vector_field
-from .targets import TARGETS, make_target
-from .trajectory import Trajectory
-from .training import TrainResult, fit
 from .experiment import run
+from .network import Network, autonomous_map, make_network, simulate, vector_field
 from .results import load, save
+from .targets import TARGETS, make_target
+from .training import TrainResult, fit
+from .trajectory import Trajectory
 
 __all__ = [
     "__version__",

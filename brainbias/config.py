@@ -37,7 +37,8 @@ LOSSES = ("mse", "poisson")
 def _check_choice(name, value, choices):
     if value not in choices:
         raise ConfigError(
-            f"{name}: expected one of {tuple(choices)}, got {value!r}." + did_you_mean(value, choices)
+            f"{name}: expected one of {tuple(choices)}, got {value!r}."
+            + did_you_mean(value, choices)
         )
 
 
@@ -65,8 +66,7 @@ class NetworkConfig:
     connectivity: ConnectivityConfig = ConnectivityConfig(gain=1.2)
 
     def __post_init__(self):
-        if isinstance(self.n_units, bool) or not isinstance(self.n_units, int) or self.n_units < 1:
-            raise ConfigError(f"network.n_units: expected a positive integer, got {self.n_units!r}.")
+        check_int("network.n_units", self.n_units, minimum=1)
         for name in ("tau", "input_scale", "feedback_scale", "readout_scale"):
             check_positive(f"network.{name}", getattr(self, name), allow_zero=name != "tau")
         _check_choice("network.nonlinearity", self.nonlinearity, NONLINEARITIES)

@@ -20,8 +20,8 @@ from ._errors import ConfigError
 from .config import EvaluationConfig, ExperimentConfig, TrainingConfig
 from .control import Controller, effective_readout, make_controller
 from .network import Network, make_network, rates, simulate
-from .trajectory import Trajectory
 from .training import TrainResult, fit, observe, stack_targets, warm_up
+from .trajectory import Trajectory
 
 __all__ = ["run", "evaluate", "build", "summary_table"]
 
@@ -127,7 +127,7 @@ def evaluate(network: Network, controller: Controller, targets: Sequence[Traject
         "inputs": pad("inputs", arrays.inputs.shape[-1]),
     }
     metrics = {name: np.full(len(targets), np.nan) for name in _results.METRICS}
-    for c, (t, s) in enumerate(zip(targets, segments)):
+    for c, (t, s) in enumerate(zip(targets, segments, strict=True)):
         used = arrays.output_mask[c].astype(bool)
         yt, yp = s["target"][:, used], s["prediction"][:, used]
         metrics["nrmse"][c] = _metrics.nrmse(yt, yp, horizon=evaluation.horizon)
@@ -232,7 +232,7 @@ def summary_table(ds) -> str:
                      fmt(d["valid_prediction_lyapunov_times"], ".2f"),
                      fmt(d["period_error"]), fmt(d["amplitude_error"])))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)) for r in rows]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)) for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     notes = (f"free-running on the held-out {a['test_fraction']:.0%} of each target after "
              f"{a['eval_washout']} warm-up steps; valid prediction ends at normalised error "

@@ -23,7 +23,6 @@ this module knows about training: biases and an optional readout are plain argum
 
 from __future__ import annotations
 
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -120,7 +119,8 @@ class Network:
         nonlinearity(self.nonlinearity)
         if self.form not in FORMS:
             raise ConfigError(
-                f"form: expected one of {FORMS}, got {self.form!r}." + did_you_mean(self.form, FORMS)
+                f"form: expected one of {FORMS}, got {self.form!r}."
+                + did_you_mean(self.form, FORMS)
             )
 
     @property
@@ -256,7 +256,8 @@ def simulate(
     ((10, 50), (10, 1))
     """
     if mode not in MODES:
-        raise ConfigError(f"mode: expected one of {MODES}, got {mode!r}." + did_you_mean(mode, MODES))
+        raise ConfigError(f"mode: expected one of {MODES}, got {mode!r}."
+                          + did_you_mean(mode, MODES))
     if mode == "driven" and inputs is None:
         raise ConfigError("mode='driven' needs `inputs` of shape (time, input).")
     if mode == "autonomous" and inputs is not None:
@@ -384,7 +385,8 @@ def make_network(
     k_w, k_in, k_fb, k_out = jax.random.split(key, 4)
     return Network(
         recurrent_weights=conn.recurrent_weights(n_units, connectivity, key=k_w, dtype=dtype),
-        input_weights=conn.input_weights(n_units, n_inputs, scale=input_scale, key=k_in, dtype=dtype),
+        input_weights=conn.input_weights(n_units, n_inputs, scale=input_scale, key=k_in,
+                                         dtype=dtype),
         feedback_weights=conn.feedback_weights(
             n_units, n_outputs, scale=feedback_scale, key=k_fb, dtype=dtype
         ),

@@ -28,7 +28,7 @@ def _has_display():
 
 def _used_outputs(ds, context):
     mask = ds["output_mask"].sel(context=context).values.astype(bool)
-    return [str(o) for o, m in zip(ds["output"].values, mask) if m]
+    return [str(o) for o, m in zip(ds["output"].values, mask, strict=True) if m]
 
 
 def plot_trajectories(ds, context, *, max_steps: int = 600):
@@ -41,7 +41,7 @@ def plot_trajectories(ds, context, *, max_steps: int = 600):
     fig, axes = plt.subplots(len(outs), 1, figsize=(8, 1.8 * len(outs) + 0.8), sharex=True,
                              squeeze=False)
     lyap = float(d["lyapunov_exponent"])
-    for ax, o in zip(axes[:, 0], outs):
+    for ax, o in zip(axes[:, 0], outs, strict=True):
         ax.plot(t, d["target"].sel(output=o).values[:n], color="k", lw=1.2, label="target")
         ax.plot(t, d["prediction"].sel(output=o).values[:n], color="C3", lw=1.0, ls="--",
                 label="network (free-running)")
@@ -163,7 +163,7 @@ def plot_fixed_points_pca(an):
         kind = an["fixed_point_kind"].values[sel]
         stable = an["fixed_point_stable_map"].values[sel].astype(bool) \
             if "fixed_point_stable_map" in an else np.zeros(len(pts), bool)
-        for p, kd, st in zip(pts, kind, stable):
+        for p, kd, st in zip(pts, kind, stable, strict=True):
             if kd != "fixed":
                 ax.scatter(*p, marker="x", color="0.5", s=20)
             else:

@@ -89,8 +89,8 @@ def stack_targets(targets: Sequence[Trajectory], *, test_fraction: float = 0.0,
     n_in = max(t.n_inputs for t in targets)
     if n_outputs is not None and n_out > n_outputs:
         bad = [f"{t.name} ({t.n_outputs})" for t in targets if t.n_outputs > n_outputs]
-        raise DataError(f"targets: the network has {n_outputs} outputs but these targets have more: "
-                        f"{', '.join(bad)}. Build the network with n_outputs={n_out}.")
+        raise DataError(f"targets: the network has {n_outputs} outputs but these targets have "
+                        f"more: {', '.join(bad)}. Build the network with n_outputs={n_out}.")
     if n_inputs is not None and n_in != n_inputs and n_in > 0:
         raise DataError(f"targets: the network has {n_inputs} inputs but targets have {n_in}.")
     n_out = n_outputs if n_outputs is not None else n_out
@@ -226,7 +226,8 @@ def _teacher_strength(iteration, config: TrainingConfig):
         return jnp.zeros((), dtype=float)
     span = max(config.teacher_forcing_fraction * config.n_iterations, 1.0)
     frac = jnp.clip(iteration / span, 0.0, 1.0)
-    return config.teacher_forcing_start + (config.teacher_forcing_end - config.teacher_forcing_start) * frac
+    start, end = config.teacher_forcing_start, config.teacher_forcing_end
+    return start + (end - start) * frac
 
 
 def _optimizer(config: TrainingConfig):
@@ -310,7 +311,7 @@ def _data_arrays(arrays: TargetArrays, dtype):
 def _check_lengths(arrays: TargetArrays, config: TrainingConfig, contexts):
     need = config.window + 1 if config.run_mode == "autonomous" else \
         config.washout + config.window + 1
-    for name, n in zip(contexts, arrays.n_train):
+    for name, n in zip(contexts, arrays.n_train, strict=True):
         if n < need:
             raise ConfigError(
                 f"target {name!r}: {n} training steps (after holding out test_fraction="
@@ -463,7 +464,8 @@ def fit(
                 where = f" Last good state (iteration {start}) is in {ckpt}." if ckpt else ""
                 raise TrainingError(
                     f"training: the loss became non-finite at iteration {bad_at}.{where} "
-                    "Lower training.learning_rate or training.grad_clip, or check the targets' scale."
+                    "Lower training.learning_rate or training.grad_clip, or check the targets' "
+                    "scale."
                 )
             trainable, opt_state = new_tr, new_os
             losses.extend(chunk_loss.tolist())

@@ -71,7 +71,8 @@ class Trajectory:
         if isinstance(self.dt, bool) or not isinstance(self.dt, (int, float)) or not (
             math.isfinite(self.dt) and self.dt > 0
         ):
-            raise DataError(f"Trajectory {self.name!r}: dt must be a positive number, got {self.dt!r}.")
+            raise DataError(f"Trajectory {self.name!r}: dt must be a positive number, "
+                            f"got {self.dt!r}.")
         if self.kind not in TARGET_KINDS:
             raise DataError(f"Trajectory {self.name!r}: kind must be one of {TARGET_KINDS}, "
                             f"got {self.kind!r}.")

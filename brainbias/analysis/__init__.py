@@ -11,9 +11,9 @@ from .attractor import (
     state_space_divergence,
     valid_prediction_time,
 )
+from .compare import cca_similarity, compare_dynamics, dsa_distance, procrustes_distance
 from .fixed_points import find_fixed_points, speed
 from .linearisation import active_units, linearise
-from .compare import cca_similarity, compare_dynamics, dsa_distance, procrustes_distance
 from .pca import fit_pca, participation_ratio, principal_angles, project
 
 __all__ = [

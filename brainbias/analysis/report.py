@@ -192,7 +192,8 @@ def analyze_run(ds: xr.Dataset, *, contexts=None, key, n_starts: int = 128,
     metrics = {m: np.full((n_ctx, n_ctx), np.nan) for m in
                ("procrustes_distance", "cca_similarity", "dsa_distance")}
     for (ia, a), (ib, b) in itertools.combinations(enumerate(contexts), 2):
-        ra, rb = _valid(ds["rates"].sel(context=a).values), _valid(ds["rates"].sel(context=b).values)
+        ra = _valid(ds["rates"].sel(context=a).values)
+        rb = _valid(ds["rates"].sel(context=b).values)
         n = min(len(ra), len(rb))
         try:
             cmp = compare_dynamics(ra[:n], rb[:n], n_components=min(n_components, 3), n_delays=5,
@@ -280,6 +281,9 @@ def analysis_summary(an: xr.Dataset) -> str:
         v = float(v)
         return "—" if not np.isfinite(v) else format(v, spec)
 
+    def with_floor(d, name):
+        return f"{f(d[name])} ({f(d[name + '_noise_floor'])})"
+
     for c in an["context"].values:
         sel = an["fixed_point_context"] == c if "fixed_point_context" in an.coords else None
         n_stable, lead = "—", "—"
@@ -293,10 +297,10 @@ def analysis_summary(an: xr.Dataset) -> str:
         d = an.sel(context=c)
         rows.append((str(c), str(int(d["n_fixed"])), str(int(d["n_slow"])), n_stable, lead,
                      f(d["lyapunov_exponent_network"]), f(d["lyapunov_exponent_target"]),
-                     f"{f(d['state_space_divergence'])} ({f(d['state_space_divergence_noise_floor'])})",
-                     f"{f(d['power_spectrum_distance'])} ({f(d['power_spectrum_distance_noise_floor'])})"))
+                     with_floor(d, "state_space_divergence"),
+                     with_floor(d, "power_spectrum_distance")))
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    lines += ["  ".join(x.ljust(w) for x, w in zip(r, widths)) for r in rows]
+    lines += ["  ".join(x.ljust(w) for x, w in zip(r, widths, strict=True)) for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     ctx = [str(c) for c in an["context"].values]
     if len(ctx) > 1:
