@@ -150,7 +150,7 @@ def contexts_scaling(n=300, contexts=(1, 8), iterations=20):
         trainable, frozen = partition((net, ctrl), mask)
         opt_state = tr._optimizer(cfg).init(trainable)
 
-        def go():
+        def go(trainable=trainable, frozen=frozen, opt_state=opt_state, data=data):
             out = tr._chunk(trainable, frozen, opt_state, data, jax.random.PRNGKey(2), 0,
                             config=cfg, n_steps=iterations)
             jax.block_until_ready(out)

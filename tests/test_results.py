@@ -2,13 +2,12 @@
 
 import json
 
-import jax.numpy as jnp
 import numpy as np
 import pytest
 import xarray as xr
 
-from brainbias import ConfigError, DataError, SchemaError, results, simulate
-from brainbias.config import from_dict, ExperimentConfig
+from brainbias import ConfigError, DataError, SchemaError, results
+from brainbias.config import ExperimentConfig, from_dict
 from brainbias.experiment import run
 
 
@@ -44,8 +43,8 @@ def test_rebuilt_network_resimulates_the_prediction(ds):
     network = results.network_from_dataset(ds)
     controller = results.controller_from_dataset(ds)
     # re-run the evaluation of context 0 by hand: warm-up on the held-out target, then free run
+    from brainbias.config import EvaluationConfig, TrainingConfig
     from brainbias.experiment import evaluate
-    from brainbias.config import TrainingConfig, EvaluationConfig
     from brainbias.targets import make_target
 
     cfg = json.loads(ds.attrs["config"])

@@ -10,9 +10,9 @@ import pytest
 from brainbias import (
     ConfigError,
     DataError,
-    Trajectory,
     TrainingError,
     TrainingInterrupted,
+    Trajectory,
     make_controller,
     make_network,
 )
@@ -60,7 +60,7 @@ def test_gradient_wrt_bias_matches_finite_differences():
     grad = jax.grad(loss)(ctrl.bias)
     eps = 1e-6
     rng = np.random.default_rng(0)
-    for c, i in zip(rng.integers(0, 2, 6), rng.integers(0, 40, 6)):
+    for c, i in zip(rng.integers(0, 2, 6), rng.integers(0, 40, 6), strict=True):
         e = jnp.zeros_like(ctrl.bias).at[c, i].set(eps)
         fd = (loss(ctrl.bias + e) - loss(ctrl.bias - e)) / (2 * eps)
         # central differences: error O(eps^2) plus round-off ~1e-16/eps = 1e-10
