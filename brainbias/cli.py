@@ -35,6 +35,9 @@ def _parser():
     _common(f)
     f.add_argument("--resume", action="store_true",
                    help="continue an interrupted fit from OUT/checkpoint.npz")
+    f.add_argument("--tau", type=_tau_value, default=None, metavar="TAU",
+                   help='override [network] tau: a time constant in the unit of dt (e.g. 0.02) '
+                   'or "auto" (chosen by held-out performance over tau_grid)')
 
     d = sub.add_parser("demo", help="fit Lorenz + a limit cycle with one network, then analyse")
     d.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder")
@@ -55,6 +58,27 @@ def _parser():
     s = sub.add_parser("summary", help="print the fit-quality table of a results file")
     s.add_argument("run", type=Path, help="a run.nc written by `brainbias fit`")
     return p
+
+
+def _tau_value(text: str):
+    if text == "auto":
+        return "auto"
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f'expected a positive number or "auto", got {text!r}') from None
+
+
+def _with_tau(config, tau):
+    """``config`` with ``network.tau`` replaced (a number drops a ``tau_grid``)."""
+    import dataclasses
+
+    if tau is None:
+        return config
+    grid = config.network.tau_grid if tau == "auto" else None
+    network = dataclasses.replace(config.network, tau=tau, tau_grid=grid)
+    return dataclasses.replace(config, network=network)
 
 
 def _common(p):
@@ -115,7 +139,8 @@ def main(argv=None) -> int:
         if args.command == "fit":
             from .config import ExperimentConfig
 
-            _fit(ExperimentConfig.from_toml(args.config), args, resume=args.resume)
+            config = _with_tau(ExperimentConfig.from_toml(args.config), args.tau)
+            _fit(config, args, resume=args.resume)
         elif args.command == "demo":
             from .demo import DEMO_CONFIG
             from .experiment import replace_training

@@ -32,6 +32,7 @@ __all__ = [
 
 SCHEDULES = ("cosine", "exponential", "constant")
 LOSSES = ("mse", "poisson")
+TEACHER_FORCING = ("annealed", "adaptive")
 
 
 def _check_choice(name, value, choices):
@@ -54,10 +55,16 @@ class NetworkConfig:
 
     ``dt`` is not set here: the network makes one step per target sample, so ``dt`` is the
     targets' sampling interval (all targets must share it) and ``tau`` is in the same unit.
+
+    ``tau`` is a number, or ``"auto"``: choose it by held-out performance over ``tau_grid``
+    (:mod:`brainbias.timescale`; default grid ``dt × 2^(k/2)``, k = 0 … 8, i.e. 1 … 16 × dt
+    in steps of √2). With ``training.mode = "bias+tau"`` the time constant is also trained,
+    starting from ``tau`` (or from each grid value under ``"auto"``).
     """
 
     n_units: int = 300
-    tau: float = 0.1
+    tau: float | str = 0.1
+    tau_grid: tuple | None = None
     nonlinearity: str = "tanh"
     form: str = "continuous"
     input_scale: float = 1.0
@@ -67,10 +74,34 @@ class NetworkConfig:
 
     def __post_init__(self):
         check_int("network.n_units", self.n_units, minimum=1)
-        for name in ("tau", "input_scale", "feedback_scale", "readout_scale"):
-            check_positive(f"network.{name}", getattr(self, name), allow_zero=name != "tau")
+        _check_tau(self.tau, self.tau_grid)
+        if self.tau_grid is not None:
+            object.__setattr__(self, "tau_grid", tuple(float(t) for t in self.tau_grid))
+        for name in ("input_scale", "feedback_scale", "readout_scale"):
+            check_positive(f"network.{name}", getattr(self, name), allow_zero=True)
         _check_choice("network.nonlinearity", self.nonlinearity, NONLINEARITIES)
         _check_choice("network.form", self.form, FORMS)
+
+
+def _check_tau(tau, grid):
+    if isinstance(tau, str):
+        if tau != "auto":
+            raise ConfigError(f'network.tau: expected a positive number or "auto", got {tau!r}.'
+                              + did_you_mean(tau, ("auto",)))
+    else:
+        check_positive("network.tau", tau)
+    if grid is None:
+        return
+    if tau != "auto":
+        raise ConfigError(f'network.tau_grid: the grid is searched only with tau = "auto", but '
+                          f'tau = {tau!r}. Set tau = "auto" or remove tau_grid.')
+    if isinstance(grid, str) or not isinstance(grid, (list, tuple)) or not grid:
+        raise ConfigError(f"network.tau_grid: expected a non-empty list of time constants, got "
+                          f"{grid!r}.")
+    for t in grid:
+        check_positive("network.tau_grid", t)
+    if len(set(grid)) != len(grid):
+        raise ConfigError(f"network.tau_grid: values must be unique, got {list(grid)}.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,8 +110,9 @@ class TrainingConfig:
 
     Parameters
     ----------
-    mode : {"bias", "bias+readout", "readout", "all"}
-        Which parameters are trained (see :mod:`brainbias.control`).
+    mode : {"bias", "bias+readout", "readout", "bias+tau", "all"}
+        Which parameters are trained (see :mod:`brainbias.control`); ``bias+tau`` trains the
+        biases and one global time constant.
     run_mode : {"closed_loop", "driven", "autonomous"}
         How the network runs: output fed back (generators), input-driven (tasks), or from the
         initial state alone.
@@ -89,6 +121,9 @@ class TrainingConfig:
         ``final_learning_rate_fraction`` × ``learning_rate``.
     readout_learning_rate_scale : float
         Trained readouts get this × the bias learning rate (REFERENCES §5: about 10× lower).
+    tau_learning_rate_scale : float
+        The trained time constant's parameter (``mode="bias+tau"``) gets this × the bias
+        learning rate; an Adam step of size η changes τ by about a fraction η.
     batch_size, window, washout : int
         Windows per context per iteration, their length in steps, and the teacher-forced (or
         input-driven) warm-up before each window whose steps are not scored. Gradients are
@@ -96,8 +131,25 @@ class TrainingConfig:
     teacher_forcing_start, teacher_forcing_end, teacher_forcing_fraction
         Generalised teacher forcing: fed-back output ``s y* + (1 − s) y`` with ``s`` annealed
         linearly from start to end over that fraction of the iterations (closed loop only).
+    teacher_forcing : {"annealed", "adaptive"}
+        ``annealed``: the strength follows the linear schedule above. ``adaptive`` (Hess et al.
+        2023): once per chunk, ``s = max(teacher_forcing_end, 1 − 1/G)`` with ``G`` the
+        geometric mean of the closed-loop Jacobian's spectral norm along teacher-forced training
+        states, so that gradients neither explode nor vanish.
+    sparse_forcing_interval : int
+        Sparse teacher forcing (Mikhaeil et al. 2022): if ``k > 0``, the true output is fed
+        back in full every k-th window step (and the generalised strength in between); about
+        one Lyapunov time of the target works for chaotic systems. 0 = off.
+    teacher_noise : float
+        Standard deviation of Gaussian noise added to the fed-back true output (closed loop;
+        the scored target stays clean), in the targets' units. 0 = off.
     train_initial_state : bool
         Also train an initial state per context (needed for ``run_mode="autonomous"``).
+    initial_state_noise : float
+        ``run_mode="autonomous"`` only: fit the mean loss of ``batch_size`` runs from the
+        initial state plus N(0, σ²) noise (σ in state units; 0 = one noiseless run). It damps
+        slow modes the data do not constrain (measured on the time-scale ground truth,
+        docs/recordings.md).
     bias_init_scale : float
         Standard deviation of the initial biases.
     ridge : float
@@ -126,13 +178,18 @@ class TrainingConfig:
     final_learning_rate_fraction: float = 0.1
     grad_clip: float = 1.0
     readout_learning_rate_scale: float = 0.1
+    tau_learning_rate_scale: float = 1.0
     batch_size: int = 16
     window: int = 100
     washout: int = 50
     teacher_forcing_start: float = 1.0
     teacher_forcing_end: float = 0.1
     teacher_forcing_fraction: float = 0.8
+    teacher_forcing: str = "annealed"
+    sparse_forcing_interval: int = 0
+    teacher_noise: float = 0.0
     train_initial_state: bool = False
+    initial_state_noise: float = 0.0
     bias_init_scale: float = 0.1
     ridge: float = 1e-6
     chunk_size: int = 50
@@ -149,13 +206,21 @@ class TrainingConfig:
         _check_choice("training.schedule", self.schedule, SCHEDULES)
         _check_choice("training.dtype", self.dtype, ("float32", "float64"))
         _check_choice("training.loss", self.loss, LOSSES)
+        _check_choice("training.teacher_forcing", self.teacher_forcing, TEACHER_FORCING)
         for name in ("n_iterations", "batch_size", "window", "chunk_size"):
             check_int(f"training.{name}", getattr(self, name), minimum=1)
-        for name in ("washout", "checkpoint_every", "patience"):
+        for name in ("washout", "checkpoint_every", "patience", "sparse_forcing_interval"):
             check_int(f"training.{name}", getattr(self, name), minimum=0)
-        for name in ("learning_rate", "grad_clip", "readout_learning_rate_scale"):
+        for name in ("learning_rate", "grad_clip", "readout_learning_rate_scale",
+                     "tau_learning_rate_scale"):
             check_positive(f"training.{name}", getattr(self, name))
-        for name in ("bias_init_scale", "ridge", "min_delta"):
+        if self.initial_state_noise and self.run_mode != "autonomous":
+            raise ConfigError(
+                f"training.initial_state_noise = {self.initial_state_noise} perturbs the initial "
+                f"state of autonomous runs, but run_mode = {self.run_mode!r}. Use "
+                'run_mode = "autonomous" or initial_state_noise = 0.')
+        for name in ("bias_init_scale", "ridge", "min_delta", "teacher_noise",
+                     "initial_state_noise"):
             check_positive(f"training.{name}", getattr(self, name), allow_zero=True)
         for name in ("final_learning_rate_fraction", "teacher_forcing_start",
                      "teacher_forcing_end", "teacher_forcing_fraction"):
@@ -214,6 +279,11 @@ class RecordingConfig:
         co-smoothing; both in (0, 1).
     split_seed : int
         Seed of both splits (stored with the results).
+    teacher : str, optional
+        For a recording made by a known teacher network: its ``.npz`` file (as
+        ``datasets/make_ground_truth*.py`` write them). After the fit, the attractor of every
+        condition is compared with the teacher's (kind, period, frequency, decay rate;
+        :mod:`brainbias.groundtruth`) and stored in the results. Resolved like ``path``.
     """
 
     path: str | None = None
@@ -231,9 +301,10 @@ class RecordingConfig:
     test_trial_fraction: float = 0.25
     test_neuron_fraction: float = 0.25
     split_seed: int = 0
+    teacher: str | None = None
 
     def __post_init__(self):
-        for name in ("path", "io", "condition_key", "trial_key", "align_event"):
+        for name in ("path", "io", "condition_key", "trial_key", "align_event", "teacher"):
             v = getattr(self, name)
             if v is not None and (not isinstance(v, str) or not v):
                 raise ConfigError(f"recording.{name}: expected a non-empty string, got {v!r}.")
@@ -322,8 +393,8 @@ class ExperimentConfig:
     def from_toml(cls, path) -> ExperimentConfig:
         """Read and validate a TOML config file.
 
-        A relative ``[recording] path`` is resolved against the config file's folder, so that
-        a config and its data can move together.
+        A relative ``[recording] path`` (and ``teacher``) is resolved against the config
+        file's folder, so that a config and its data can move together.
         """
         path = Path(path)
         try:
@@ -335,9 +406,13 @@ class ExperimentConfig:
             raise ConfigError(f"{path}: not valid TOML ({exc}).") from None
         config = from_dict(cls, data, where=str(path))
         rec = config.recording
-        if rec is not None and rec.path is not None and not Path(rec.path).is_absolute():
-            resolved = os.path.normpath(path.parent.absolute() / rec.path)
-            config = dataclasses.replace(config, recording=dataclasses.replace(rec, path=resolved))
+        if rec is not None:
+            resolved = {name: os.path.normpath(path.parent.absolute() / getattr(rec, name))
+                        for name in ("path", "teacher") if getattr(rec, name) is not None
+                        and not Path(getattr(rec, name)).is_absolute()}
+            if resolved:
+                config = dataclasses.replace(config,
+                                             recording=dataclasses.replace(rec, **resolved))
         return config
 
     def to_dict(self) -> dict:

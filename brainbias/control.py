@@ -11,14 +11,23 @@ not a branch in the model (cf. Equinox ``partition``):
 ``bias+readout``   controller.bias and controller.readout_weights
 ``readout``        controller.readout_weights only, solved in closed form (ridge);
                    the reservoir-computing baseline
+``bias+tau``       controller.bias and ONE global time constant, controller.leak_logit
 ``all``            every network weight and the controller (full-training baseline)
 =================  ==================================================================
 
 ``train_initial_state=True`` adds controller.initial_state to any gradient-based mode.
+
+**A trained time constant** is a controller leaf like a trained readout: the network keeps its
+static ``tau`` (the starting value), and the controller holds ``leak_logit`` = θ with the leak
+``a = dt / τ = sigmoid(θ)``, so that ``τ = dt / sigmoid(θ) > dt`` whatever θ the optimiser
+reaches (the Euler step never overshoots), and an Adam step in θ is a relative step in τ
+(``d ln τ / dθ = −(1 − a)``). :func:`effective_leak` gives the leak in use; every simulation of
+a fitted controller passes it to :func:`brainbias.network.simulate`.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import jax
@@ -28,9 +37,10 @@ from ._errors import ConfigError, did_you_mean
 from ._pytree import pytree_dataclass, static_field
 from .network import Network
 
-__all__ = ["Controller", "TRAINING_MODES", "make_controller", "trainable_mask", "effective_readout"]
+__all__ = ["Controller", "TRAINING_MODES", "make_controller", "trainable_mask", "effective_readout",
+           "effective_leak", "effective_tau", "leak_logit_of"]
 
-TRAINING_MODES = ("bias", "bias+readout", "readout", "all")
+TRAINING_MODES = ("bias", "bias+readout", "readout", "bias+tau", "all")
 
 
 @pytree_dataclass
@@ -44,6 +54,9 @@ class Controller:
     initial_state : array, shape (context, unit)
     readout_weights : array, shape (output, unit), or None
         A trained readout shared by all contexts; ``None`` means the network's fixed readout.
+    leak_logit : array, shape (), or None
+        θ of a trained global time constant, leak ``a = dt / τ = sigmoid(θ)`` shared by all
+        contexts; ``None`` means the network's static ``tau``.
     contexts : tuple of str
         Context names, in the order of the context axis.
     """
@@ -51,6 +64,7 @@ class Controller:
     bias: jax.Array
     initial_state: jax.Array
     readout_weights: jax.Array | None = None
+    leak_logit: jax.Array | None = None
     contexts: tuple = static_field(default=())
 
     @property
@@ -86,7 +100,8 @@ def make_controller(
         Unique, non-empty context names.
     mode : str
         One of ``TRAINING_MODES``; ``bias+readout`` and ``readout`` start the trained readout
-        from a copy of the network's fixed readout.
+        from a copy of the network's fixed readout; ``bias+tau`` starts the trained time
+        constant at the network's ``tau`` (``leak_logit = logit(dt / tau)``).
     bias_scale, initial_state_scale : float
         Standard deviation of the initial biases / initial states (0 → zeros).
     key : jax.random.PRNGKey
@@ -94,7 +109,7 @@ def make_controller(
     Raises
     ------
     ConfigError
-        Empty or duplicate context names, unknown mode.
+        Empty or duplicate context names, unknown mode, ``bias+tau`` with ``tau = dt``.
     """
     contexts = tuple(str(c) for c in contexts)
     if not contexts:
@@ -109,7 +124,40 @@ def make_controller(
     bias = jax.random.normal(k_b, shape, dtype) * bias_scale
     x0 = jax.random.normal(k_x, shape, dtype) * initial_state_scale
     readout = jnp.array(network.readout_weights) if mode in ("bias+readout", "readout") else None
-    return Controller(bias=bias, initial_state=x0, readout_weights=readout, contexts=contexts)
+    logit = leak_logit_of(network.dt, network.tau, dtype=dtype) if mode == "bias+tau" else None
+    return Controller(bias=bias, initial_state=x0, readout_weights=readout, leak_logit=logit,
+                      contexts=contexts)
+
+
+def leak_logit_of(dt: float, tau: float, *, dtype=None):
+    """θ with ``sigmoid(θ) = dt / tau``: the parameter of a trained time constant ``tau``.
+
+    Raises
+    ------
+    ConfigError
+        ``tau ≤ dt``: the leak 1 (``tau = dt``) is the limit θ → ∞, not a starting point.
+    """
+    if not tau > dt:
+        raise ConfigError(
+            f"mode='bias+tau': the trained time constant starts at network tau={tau}, which "
+            f"must be greater than dt={dt} (the leak dt/tau = sigmoid(theta) is below 1). "
+            "Start from a larger tau, e.g. tau = 2 * dt.")
+    a = dt / tau
+    return jnp.asarray(math.log(a) - math.log1p(-a), dtype)
+
+
+def effective_leak(network: Network, controller: Controller):
+    """The leak ``a = dt / τ`` in use: ``sigmoid(controller.leak_logit)`` when the time constant
+    is trained, else ``None`` (meaning ``network.leak``; pass it on as ``simulate(leak=...)``)."""
+    if controller.leak_logit is None:
+        return None
+    return jax.nn.sigmoid(controller.leak_logit)
+
+
+def effective_tau(network: Network, controller: Controller) -> float:
+    """The time constant in use (a Python float): the trained one, else ``network.tau``."""
+    leak = effective_leak(network, controller)
+    return float(network.tau) if leak is None else float(network.dt / leak)
 
 
 def check_mode(mode: str) -> str:
@@ -130,11 +178,15 @@ def trainable_mask(network: Network, controller: Controller, mode: str, *,
                           "(make_controller(..., mode=...) creates it).")
     train_net = mode == "all"
     net_mask = jax.tree_util.tree_map(lambda _: train_net, network)
+    if mode == "bias+tau" and controller.leak_logit is None:
+        raise ConfigError("mode='bias+tau' needs a controller with leak_logit "
+                          "(make_controller(..., mode='bias+tau') creates it).")
     ctrl_mask = Controller(
         bias=mode != "readout",
         initial_state=bool(train_initial_state) and mode != "readout",
         readout_weights=None if controller.readout_weights is None
         else mode in ("bias+readout", "readout", "all"),
+        leak_logit=None if controller.leak_logit is None else mode == "bias+tau",
         contexts=controller.contexts,
     )
     return net_mask, ctrl_mask

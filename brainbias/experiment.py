@@ -18,7 +18,7 @@ from . import metrics as _metrics
 from . import results as _results
 from ._errors import ConfigError
 from .config import EvaluationConfig, ExperimentConfig, TrainingConfig
-from .control import Controller, effective_readout, make_controller
+from .control import Controller, effective_leak, effective_readout, make_controller
 from .network import Network, make_network, rates, simulate
 from .training import TrainResult, fit, observe, stack_targets, warm_up
 from .trajectory import Trajectory
@@ -26,33 +26,40 @@ from .trajectory import Trajectory
 __all__ = ["run", "evaluate", "build", "summary_table"]
 
 
-def build(config: ExperimentConfig, targets: Sequence[Trajectory] | None = None):
+def build(config: ExperimentConfig, targets: Sequence[Trajectory] | None = None, *, tau=None):
     """Targets, network and initial controller of a config, from its seed.
 
-    Returns ``(targets, network, controller, train_key)``.
+    ``tau`` overrides ``config.network.tau`` (needed when that is ``"auto"``: the same weights
+    are drawn whatever τ). Returns ``(targets, network, controller, train_key)``.
     """
-    if targets is None:
-        from .targets import make_target
-
-        if not config.targets:
-            raise ConfigError("config: no [[targets]] tables; add at least one target (or a "
-                              "[recording] table to fit recorded spikes).")
-        targets = [make_target(dict(spec)) for spec in config.targets]
-    targets = list(targets)
+    targets = _targets_of(config) if targets is None else list(targets)
     arrays = stack_targets(targets)
     key = jax.random.PRNGKey(config.seed)
     k_net, k_ctrl, k_train = jax.random.split(key, 3)
     nc = config.network
+    tau = nc.tau if tau is None else tau
+    if tau == "auto":
+        raise ConfigError('build: network.tau is "auto"; pass the chosen tau=... '
+                          "(brainbias.timescale chooses it).")
     dtype = jnp.dtype(config.training.dtype)
     network = make_network(
         nc.n_units, n_inputs=arrays.inputs.shape[-1], n_outputs=arrays.outputs.shape[-1],
         connectivity=nc.connectivity, input_scale=nc.input_scale,
         feedback_scale=nc.feedback_scale, readout_scale=nc.readout_scale, dt=arrays.dt,
-        tau=nc.tau, nonlinearity=nc.nonlinearity, form=nc.form, key=k_net, dtype=dtype,
+        tau=float(tau), nonlinearity=nc.nonlinearity, form=nc.form, key=k_net, dtype=dtype,
     )
     controller = make_controller(network, [t.name for t in targets], mode=config.training.mode,
                                  bias_scale=config.training.bias_init_scale, key=k_ctrl)
     return targets, network, controller, k_train
+
+
+def _targets_of(config: ExperimentConfig) -> list:
+    from .targets import make_target
+
+    if not config.targets:
+        raise ConfigError("config: no [[targets]] tables; add at least one target (or a "
+                          "[recording] table to fit recorded spikes).")
+    return [make_target(dict(spec)) for spec in config.targets]
 
 
 def evaluate(network: Network, controller: Controller, targets: Sequence[Trajectory],
@@ -74,6 +81,7 @@ def evaluate(network: Network, controller: Controller, targets: Sequence[Traject
     arrays = stack_targets(targets, test_fraction=training.test_fraction,
                            n_outputs=network.n_outputs, n_inputs=network.n_inputs)
     readout = effective_readout(network, controller)
+    leak = effective_leak(network, controller)
     w = evaluation.washout
     segments = []
     for c, t in enumerate(targets):
@@ -83,7 +91,7 @@ def evaluate(network: Network, controller: Controller, targets: Sequence[Traject
         mask = jnp.asarray(arrays.output_mask[c])
         bias, x0 = controller.bias[c], controller.initial_state[c]
         if training.run_mode == "autonomous":
-            states, out = simulate(network, bias, x0, n_steps=n - 1, readout=readout)
+            states, out = simulate(network, bias, x0, n_steps=n - 1, readout=readout, leak=leak)
             y_ref, u_seg = y[1:], None
         else:
             seg_y = y[n_tr:]
@@ -93,7 +101,7 @@ def evaluate(network: Network, controller: Controller, targets: Sequence[Traject
                     f"target {t.name!r}: the held-out segment has {len(seg_y)} steps, fewer than "
                     f"evaluation.washout + 2 = {w + 2}. Increase n_steps or training.test_fraction."
                 )
-            kw = dict(readout=readout, output_mask=mask)
+            kw = dict(readout=readout, output_mask=mask, leak=leak)
             start = warm_up(network, bias, x0, run_mode=training.run_mode, teacher=seg_y[:w],
                             inputs=None if seg_u is None else seg_u[:w], **kw)
             if training.run_mode == "closed_loop":
@@ -186,7 +194,14 @@ def run(config: ExperimentConfig, *, out_dir=None, force: bool = False, resume: 
     run_file = out / "run.nc" if out is not None else None
     if run_file is not None:
         _results.prepare_output(run_file, force=force or resume)  # fail before training
-    targets, network, controller, key = build(config, targets)
+    selection, tau = None, config.network.tau
+    if tau == "auto":
+        from .timescale import select_tau_for_targets
+
+        targets = _targets_of(config) if targets is None else list(targets)
+        selection = select_tau_for_targets(config, targets, progress=progress)
+        tau = selection.chosen_tau
+    targets, network, controller, key = build(config, targets, tau=tau)
     train_result: TrainResult = fit(
         network, controller, targets, config.training, key=key,
         checkpoint=None if out is None else out / "checkpoint.npz", resume=resume,
@@ -198,6 +213,8 @@ def run(config: ExperimentConfig, *, out_dir=None, force: bool = False, resume: 
         network=train_result.network, controller=train_result.controller,
         train_result=train_result, evaluation=evaluation, target_arrays=arrays, targets=targets,
         config_dict=config.to_dict(), seed=config.seed)
+    if selection is not None:
+        ds = _results.with_tau_selection(ds, selection)
     if run_file is not None:
         _results.save(ds, run_file, force=True)
         if figures:
@@ -238,7 +255,9 @@ def summary_table(ds) -> str:
              f"{a['eval_washout']} warm-up steps; valid prediction ends at normalised error "
              f"{a['vpt_threshold']}; mode={a['mode']}, run_mode={a['run_mode']}, "
              f"training {a['training_stopped']} in {a['training_wall_time']:.0f} s.")
-    return "\n".join(lines) + "\n" + notes
+    from .timescale import tau_summary
+
+    return "\n".join(lines) + "\n" + notes + "\n" + tau_summary(ds)
 
 
 def replace_training(config: ExperimentConfig, **changes) -> ExperimentConfig:

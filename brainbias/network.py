@@ -177,15 +177,19 @@ def output(network: Network, state, readout=None):
     return rates(network, state) @ c.T
 
 
-def step(network: Network, state, bias, *, inputs=None, feedback=None):
-    """One step of the map, ``state`` (unit,) → (unit,). See the module docstring."""
-    return _step(network, state, rates(network, state), bias, inputs, feedback)
+def step(network: Network, state, bias, *, inputs=None, feedback=None, leak=None):
+    """One step of the map, ``state`` (unit,) → (unit,). See the module docstring.
+
+    ``leak`` (a scalar, possibly traced) replaces ``network.leak = dt / tau``: a trained global
+    time constant lives in the controller (:func:`brainbias.control.effective_leak`), not here.
+    """
+    return _step(network, state, rates(network, state), bias, inputs, feedback, leak)
 
 
-def _step(network: Network, state, rate, bias, inputs, feedback):
+def _step(network: Network, state, rate, bias, inputs, feedback, leak=None):
     """``step`` given ``rate = rates(network, state)`` already computed (simulate carries it,
     so that φ is evaluated once per step, not twice)."""
-    a = network.leak
+    a = network.leak if leak is None else leak
     drive = bias
     if inputs is not None:
         drive = drive + network.input_weights @ inputs
@@ -209,6 +213,7 @@ def simulate(
     teacher_strength=0.0,
     readout=None,
     output_mask=None,
+    leak=None,
 ):
     """Run the network for ``T`` steps from ``initial_state``.
 
@@ -233,6 +238,9 @@ def simulate(
         A trained readout replacing ``network.readout_weights``.
     output_mask : array, shape (output,), optional
         Multiplies the fed-back output (0 for outputs a context does not use).
+    leak : float or scalar array, optional
+        ``a = dt / τ`` replacing ``network.leak`` (a trained global time constant,
+        :func:`brainbias.control.effective_leak`).
 
     Returns
     -------
@@ -283,6 +291,7 @@ def simulate(
     inputs = None if inputs is None else jnp.asarray(inputs, dtype)
     teacher = None if teacher is None else jnp.asarray(teacher, dtype)
     strength = jnp.broadcast_to(jnp.asarray(teacher_strength, dtype=dtype), (t,))
+    leak = None if leak is None else jnp.asarray(leak, dtype)
     xs = {
         "u": inputs,
         "y_true": teacher,
@@ -296,7 +305,7 @@ def simulate(
             fb = y if x["y_true"] is None else x["s"] * x["y_true"] + (1.0 - x["s"]) * y
             if output_mask is not None:
                 fb = fb * output_mask
-        new = _step(network, state, rate, bias, x["u"], fb)
+        new = _step(network, state, rate, bias, x["u"], fb, leak)
         rate_new = rates(network, new)
         y_new = rate_new @ c.T
         return (new, rate_new, y_new), (new, y_new)
@@ -307,12 +316,13 @@ def simulate(
 
 
 def autonomous_map(network: Network, bias, *, closed_loop=False, readout=None, output_mask=None,
-                   inputs=None):
+                   inputs=None, leak=None):
     """The map ``F: state (unit,) → state (unit,)`` of one step with a constant tonic input.
 
     This is what the analysis layer receives (fixed points solve ``F(x) = x``). With
     ``closed_loop=True`` the output is fed back (``f = C φ(x)``), i.e. the effective recurrent
-    weights are ``W + F C``. ``inputs`` (input,) adds a constant input.
+    weights are ``W + F C``. ``inputs`` (input,) adds a constant input. ``leak`` replaces
+    ``network.leak`` (a trained time constant, as in :func:`step`).
     """
     c = network.readout_weights if readout is None else readout
 
@@ -322,7 +332,7 @@ def autonomous_map(network: Network, bias, *, closed_loop=False, readout=None, o
             fb = rates(network, state) @ c.T
             if output_mask is not None:
                 fb = fb * output_mask
-        return step(network, state, bias, inputs=inputs, feedback=fb)
+        return step(network, state, bias, inputs=inputs, feedback=fb, leak=leak)
 
     return f
 

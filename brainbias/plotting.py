@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["plot_trajectories", "plot_loss", "plot_attractor", "save_run_figures"]
+__all__ = ["plot_trajectories", "plot_loss", "plot_attractor", "plot_attractor_comparison",
+           "save_run_figures"]
 
 
 def _plt():
@@ -110,6 +111,80 @@ def plot_attractor(ds, context, *, max_steps: int = 5000):
         ax.set_ylabel(labels[1])
         ax.set_title(label)
     fig.suptitle(f"{context}: {n} free-running steps", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_attractor_comparison(reference, generated, *, dt: float, names=("x", "y", "z"),
+                              vpt_errors=None, lyapunov_exponent=None, max_steps: int = 20000,
+                              title: str = ""):
+    """Model vs reference attractor: 3-D views, marginal densities, power spectra, VPT curve.
+
+    Parameters
+    ----------
+    reference, generated : array (time, output)
+        An independent true trajectory and the network's free run (≥ 2 outputs; the first
+        three are drawn).
+    dt : float
+    vpt_errors : array (start, time), optional
+        Normalised forecast error ``e_t`` from several held-out starts; drawn against time (in
+        Lyapunov times when ``lyapunov_exponent`` is given) with the 0.4 threshold.
+    """
+    plt = _plt()
+    ref, gen = np.asarray(reference), np.asarray(generated)
+    k = min(3, ref.shape[1])
+    fig = plt.figure(figsize=(13, 7.5))
+    grid = fig.add_gridspec(2, 4)
+    for i, (x, label, colour) in enumerate(((ref, "reference", "k"), (gen, "network", "C3"))):
+        n = min(max_steps, len(x))
+        if k == 3:
+            ax = fig.add_subplot(grid[0, i], projection="3d")
+            ax.plot(*x[:n, :3].T, lw=0.25, color=colour)
+            ax.set_zlabel(names[2])
+        else:
+            ax = fig.add_subplot(grid[0, i])
+            ax.plot(*x[:n, :2].T, lw=0.3, color=colour)
+        ax.set_xlabel(names[0])
+        ax.set_ylabel(names[1])
+        ax.set_title(label)
+    for d in range(k):
+        ax = fig.add_subplot(grid[1, d])
+        lo, hi = np.nanmin(ref[:, d]), np.nanmax(ref[:, d])
+        span = hi - lo
+        bins = np.linspace(lo - 0.2 * span, hi + 0.2 * span, 60)
+        ax.hist(ref[:, d], bins=bins, density=True, histtype="step", color="k", label="reference")
+        ax.hist(np.clip(gen[:, d], bins[0], bins[-1]), bins=bins, density=True, histtype="step",
+                color="C3", label="network")
+        ax.set_xlabel(names[d])
+        ax.set_title(f"marginal of {names[d]}", fontsize=9)
+        if d == 0:
+            ax.legend(fontsize=8)
+    ax = fig.add_subplot(grid[0, 2])
+    n = min(len(ref), len(gen))
+    freqs = np.fft.rfftfreq(n, dt)
+    for x, colour in ((ref[:n], "k"), (gen[:n], "C3")):
+        z = (x - x.mean(0)) / np.where(x.std(0) > 0, x.std(0), 1.0)
+        power = np.mean(np.abs(np.fft.rfft(z, axis=0)) ** 2, axis=1)
+        smooth = np.convolve(power, np.ones(21) / 21, mode="same")
+        ax.semilogy(freqs[1:], smooth[1:], color=colour, lw=0.8)
+    ax.set_xlim(0, min(freqs[-1], 5.0))
+    ax.set_xlabel("frequency (1 / time unit)")
+    ax.set_title("power spectrum (mean over outputs)", fontsize=9)
+    ax = fig.add_subplot(grid[0, 3])
+    if vpt_errors is not None:
+        err = np.asarray(vpt_errors)
+        t = np.arange(1, err.shape[1] + 1) * dt
+        unit = "time units"
+        if lyapunov_exponent:
+            t, unit = t * lyapunov_exponent, "Lyapunov times"
+        ax.plot(t, err.T, color="C3", lw=0.4, alpha=0.4)
+        ax.plot(t, np.median(err, axis=0), color="k", lw=1.2, label="median")
+        ax.axhline(0.4, color="C0", ls="--", lw=0.8, label="threshold 0.4")
+        ax.set_ylim(0, 2.0)
+        ax.set_xlabel(unit)
+        ax.legend(fontsize=8)
+    ax.set_title("forecast error from held-out starts", fontsize=9)
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -221,10 +296,79 @@ def plot_eigenvalue_spectra(an):
     return fig
 
 
+#: marker (matplotlib style, filled?) of each fixed-point classification in phase portraits
+_FIXED_POINT_MARKERS = {"stable_node": ("o", True), "stable_focus": ("D", True),
+                        "saddle": ("X", True), "unstable_node": ("o", False),
+                        "unstable_focus": ("D", False), "marginal": ("s", False)}
+
+
+def _portrait_panel(ax, an, c, colour):
+    """One context's phase portrait in PC1–PC2: free run, fixed points by kind, cycles."""
+    two = an.sizes["component"] >= 2
+    xy = lambda p: (p[..., 0], p[..., 1] if two else np.zeros_like(p[..., 0]))  # noqa: E731
+    tr = an["trajectory_pcs"].sel(context=c).values
+    tr = tr[np.all(np.isfinite(tr), axis=1)]
+    ax.plot(*xy(tr), lw=0.6, color=colour, alpha=0.6, label="stored free run")
+    if "fixed_point_pcs" in an and "fixed_point_classification" in an:
+        sel = (an["fixed_point_context"] == c).values
+        pts, kinds = an["fixed_point_pcs"].values[sel], an["fixed_point_kind"].values[sel]
+        classes = an["fixed_point_classification"].values[sel]
+        for kind, (marker, filled) in _FIXED_POINT_MARKERS.items():
+            m = (classes == kind) & (kinds == "fixed")
+            if m.any():
+                ax.scatter(*xy(pts[m]), marker=marker, s=60, edgecolors="k", linewidths=1.2,
+                           facecolors="k" if filled else "none", zorder=4,
+                           label=kind.replace("_", " "))
+        if (kinds == "slow").any():
+            ax.scatter(*xy(pts[kinds == "slow"]), marker="x", s=18, color="0.55", zorder=3,
+                       label="slow point")
+    if "attractor_kind" not in an:
+        return
+    n_runs = int((an["start_context"] == c).sum())
+    for a in np.flatnonzero(an["attractor_context"].values == c):
+        kind, reached = str(an["attractor_kind"].values[a]), int(an["attractor_n_starts"][a])
+        if kind == "limit_cycle":
+            orbit = an["attractor_orbit_pcs"].values[a]
+            orbit = orbit[np.all(np.isfinite(orbit), axis=1)]
+            ax.plot(*xy(np.concatenate([orbit, orbit[:1]])), color="C3", lw=2.0, zorder=5,
+                    label=f"limit cycle, T = {float(an['attractor_period'][a]):.3g}")
+        if kind != "unresolved":
+            ax.annotate(f"{reached}/{n_runs}", xy(an["attractor_pcs"].values[a]), fontsize=7,
+                        xytext=(6, 6), textcoords="offset points", zorder=6)
+
+
+def plot_phase_portraits(an):
+    """Phase portrait of each context in the shared PCA basis (PC1–PC2), one panel each.
+
+    The stored free run, the fixed points with a marker per classification (filled: stable,
+    open: unstable; circle node, diamond focus, X saddle, square marginal; grey x: slow
+    points), the census's limit cycles drawn in red, and next to each attractor the number of
+    census runs that reached it.
+    """
+    plt = _plt()
+    contexts = [str(c) for c in an["context"].values]
+    n_cols = min(3, len(contexts))
+    n_rows = -(-len(contexts) // n_cols)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(4.6 * n_cols, 4.2 * n_rows),
+                             squeeze=False)
+    ev = an["explained_variance_ratio"].values
+    for ax, (i, c) in zip(axes.ravel(), enumerate(contexts), strict=False):
+        _portrait_panel(ax, an, c, f"C{i % 10}")
+        _label_pcs(ax, ev, min(2, an.sizes["component"]))
+        ax.set_title(c, fontsize=10)
+        ax.legend(fontsize=6, frameon=False, loc="best")
+    for ax in axes.ravel()[len(contexts):]:
+        ax.set_visible(False)
+    fig.suptitle("phase portraits, shared PCA basis of the unit rates", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def save_analysis_figures(an, out_dir) -> list[Path]:
     """Write the analysis figures into ``out_dir``; returns the paths."""
     return _write_figures(out_dir, [("fixed_points_pca.png", lambda: plot_fixed_points_pca(an)),
-                                    ("eigenvalues.png", lambda: plot_eigenvalue_spectra(an))])
+                                    ("eigenvalues.png", lambda: plot_eigenvalue_spectra(an)),
+                                    ("phase_portraits.png", lambda: plot_phase_portraits(an))])
 
 
 # --------------------------------------------------------------------------- recording runs

@@ -60,6 +60,7 @@ __all__ = [
     "evaluate",
     "fit_heldout_readout",
     "run",
+    "build",
     "summary_table",
     "RECORDING_SCORES",
 ]
@@ -428,7 +429,7 @@ def evaluate(network, controller, data: PopulationData, *, split_seed: int = 0) 
     """
     import jax.numpy as jnp
 
-    from .control import effective_readout
+    from .control import effective_leak, effective_readout
     from .evaluation import co_smoothing_bits_per_spike, psth_r2, pvar
     from .metrics import nrmse as _nrmse
     from .network import rates as unit_rates
@@ -439,11 +440,12 @@ def evaluate(network, controller, data: PopulationData, *, split_seed: int = 0) 
         raise ConfigError(f"controller: contexts {list(controller.contexts)} must equal the "
                           f"recording's conditions {list(data.conditions)}, in order.")
     readout = effective_readout(network, controller)
+    leak = effective_leak(network, controller)
     n = data.n_bins
     states, observed = [], []
     for c in range(len(data.conditions)):
         x, y = simulate(network, controller.bias[c], controller.initial_state[c], n_steps=n,
-                        readout=readout)
+                        readout=readout, leak=leak)
         states.append(np.asarray(x, dtype=float))
         observed.append(np.asarray(observe(y, data.loss), dtype=float))
     states, observed = np.stack(states), np.stack(observed)
@@ -539,11 +541,8 @@ def run(config: ExperimentConfig, *, recording=None, out_dir=None, force: bool =
     >>> float(ds.psth_r2_overall), float(ds.psth_r2_baseline_overall)  # doctest: +SKIP
     """
     import jax
-    import jax.numpy as jnp
 
     from . import results as _results
-    from .control import make_controller
-    from .network import make_network
     from .training import fit
 
     if config.recording is None:
@@ -562,22 +561,25 @@ def run(config: ExperimentConfig, *, recording=None, out_dir=None, force: bool =
     targets = data.targets()
     load_time = time.perf_counter() - t0
 
-    key = jax.random.PRNGKey(config.seed)
-    k_net, k_ctrl, k_train = jax.random.split(key, 3)
-    nc = config.network
-    network = make_network(
-        nc.n_units, n_inputs=0, n_outputs=len(data.held_in), connectivity=nc.connectivity,
-        input_scale=nc.input_scale, feedback_scale=nc.feedback_scale,
-        readout_scale=nc.readout_scale, dt=data.bin_size, tau=nc.tau,
-        nonlinearity=nc.nonlinearity, form=nc.form, key=k_net,
-        dtype=jnp.dtype(config.training.dtype))
-    controller = make_controller(network, list(data.conditions), mode=config.training.mode,
-                                 bias_scale=config.training.bias_init_scale, key=k_ctrl)
+    selection, tau = None, config.network.tau
+    if tau == "auto":
+        from .timescale import select_tau_for_recording
+
+        selection = select_tau_for_recording(config, data, progress=progress)
+        tau = selection.chosen_tau
+    network, controller, k_train = build(config, data, tau=tau)
     train_result = fit(network, controller, targets, config.training, key=k_train,
                        checkpoint=None if out is None else out / "checkpoint.npz",
                        resume=resume, progress=progress)
     ev = evaluate(train_result.network, train_result.controller, data, split_seed=rec.split_seed)
     ds = _make_dataset(config, data, targets, train_result, ev, load_time=load_time)
+    if selection is not None:
+        ds = _results.with_tau_selection(ds, selection)
+    if rec.teacher is not None:
+        from .groundtruth import compare_run_with_teacher
+
+        ds = _results.with_teacher_comparison(
+            ds, compare_run_with_teacher(ds, rec.teacher, key=jax.random.PRNGKey(config.seed)))
     if run_file is not None:
         _results.save(ds, run_file, force=True)
         if figures:
@@ -585,6 +587,33 @@ def run(config: ExperimentConfig, *, recording=None, out_dir=None, force: bool =
 
             plotting.save_recording_figures(ds, out)
     return ds
+
+
+def build(config: ExperimentConfig, data: PopulationData, *, tau=None):
+    """The network (fixed random weights from ``config.seed``), the initial controller and the
+    training key of a recording fit; ``tau`` overrides ``config.network.tau`` (needed when
+    that is ``"auto"``). Returns ``(network, controller, train_key)``."""
+    import jax
+    import jax.numpy as jnp
+
+    from .control import make_controller
+    from .network import make_network
+
+    tau = config.network.tau if tau is None else tau
+    if tau == "auto":
+        raise ConfigError('build: network.tau is "auto"; pass the chosen tau=... '
+                          "(brainbias.timescale chooses it).")
+    k_net, k_ctrl, k_train = jax.random.split(jax.random.PRNGKey(config.seed), 3)
+    nc = config.network
+    network = make_network(
+        nc.n_units, n_inputs=0, n_outputs=len(data.held_in), connectivity=nc.connectivity,
+        input_scale=nc.input_scale, feedback_scale=nc.feedback_scale,
+        readout_scale=nc.readout_scale, dt=data.bin_size, tau=float(tau),
+        nonlinearity=nc.nonlinearity, form=nc.form, key=k_net,
+        dtype=jnp.dtype(config.training.dtype))
+    controller = make_controller(network, list(data.conditions), mode=config.training.mode,
+                                 bias_scale=config.training.bias_init_scale, key=k_ctrl)
+    return network, controller, k_train
 
 
 def _make_dataset(config, data: PopulationData, targets, train_result, ev, *, load_time):
@@ -713,4 +742,13 @@ def summary_table(ds) -> str:
              f"[{a['recording_t_start']:g}, {a['recording_t_stop']:g}] s; mode={a['mode']}, "
              f"loss={a['recording_loss']}, training {a['training_stopped']} in "
              f"{a['training_wall_time']:.0f} s.")
-    return "\n".join(lines) + "\n" + textwrap.fill(notes, width=100, break_on_hyphens=False)
+    from .timescale import tau_summary
+
+    text = "\n".join(lines) + "\n" + textwrap.fill(notes, width=100, break_on_hyphens=False)
+    text += "\n\n" + tau_summary(ds)
+    if "teacher_attractor_kind" in ds:
+        from .groundtruth import comparison_table
+
+        text += "\n\nattractors against the teacher (" + str(a.get("teacher_source", "")) + \
+            ")\n" + comparison_table(ds)
+    return text

@@ -24,7 +24,11 @@ __all__ = [
     "VARIABLES",
     "METRICS",
     "RECORDING_VARIABLES",
+    "TAU_SELECTION_VARIABLES",
+    "TEACHER_COMPARISON_VARIABLES",
     "is_recording_run",
+    "with_tau_selection",
+    "with_teacher_comparison",
     "save",
     "load",
     "validate",
@@ -38,7 +42,7 @@ SCHEMA_VERSION = 1
 
 #: dimension names (the same words as in docstrings and code annotations)
 DIMS = ("context", "time", "unit", "source_unit", "output", "input", "iteration", "neuron",
-        "trial")
+        "trial", "tau_candidate")
 
 #: extra dimensions of an analysis Dataset (``brainbias analyze``): fixed points, eigen-modes of
 #: their Jacobians, principal components, and the second context of pairwise comparisons
@@ -63,7 +67,28 @@ VARIABLES = {
     "target_kind": ("context",),
     "lyapunov_exponent": ("context",),
 }
-OPTIONAL_VARIABLES = {"trained_readout_weights": ("output", "unit")}
+#: ``trained_leak_logit``: θ of a trained global time constant (``mode="bias+tau"``), leak
+#: ``dt / τ = sigmoid(θ)``; the ``tau`` attribute is then that fitted τ, ``initial_tau`` its start
+OPTIONAL_VARIABLES = {"trained_readout_weights": ("output", "unit"), "trained_leak_logit": ()}
+
+#: Variables of a run whose τ was chosen by ``tau = "auto"`` (:mod:`brainbias.timescale`): all
+#: or none. Coordinate ``tau_candidate`` = the grid; attributes ``tau_selection = "auto"``,
+#: ``tau_selection_criterion``, ``tau_selection_better`` ("higher"/"lower"),
+#: ``tau_selection_chosen`` (the chosen grid value).
+TAU_SELECTION_VARIABLES = {
+    "tau_selection_score": ("tau_candidate",),
+    "tau_selection_training_loss": ("tau_candidate",),
+    "tau_selection_fitted_tau": ("tau_candidate",),
+}
+
+#: Variables comparing a fitted recording run with the teacher that made the recording
+#: (:func:`brainbias.groundtruth.compare_run_with_teacher`): all or none, dims (context,).
+#: Kinds are "stable_node", "stable_focus", "limit_cycle" or "unresolved"; period (s),
+#: frequency (Hz), decay rate (1/s) of the attractor each condition's trajectory goes to.
+TEACHER_COMPARISON_VARIABLES = {
+    f"{who}_attractor_{what}": ("context",)
+    for who in ("teacher", "model") for what in ("kind", "period", "frequency", "decay_rate")
+}
 
 #: Variables of a run fitted to a recording (:mod:`brainbias.population`): all or none.
 #: ``context`` = condition; ``output`` = the held-in neurons (``target``/``prediction`` hold
@@ -142,13 +167,17 @@ def validate(ds: xr.Dataset) -> xr.Dataset:
             raise SchemaError(f"results file is missing variable {name!r}.")
         if ds[name].dims != dims:
             raise SchemaError(f"variable {name!r} has dims {ds[name].dims}, expected {dims}.")
-    for name, dims in {**OPTIONAL_VARIABLES, **RECORDING_VARIABLES}.items():
+    groups = {"recording": RECORDING_VARIABLES, "tau selection": TAU_SELECTION_VARIABLES,
+              "teacher comparison": TEACHER_COMPARISON_VARIABLES}
+    for name, dims in {**OPTIONAL_VARIABLES, **{k: v for g in groups.values()
+                                                for k, v in g.items()}}.items():
         if name in ds and ds[name].dims != dims:
             raise SchemaError(f"variable {name!r} has dims {ds[name].dims}, expected {dims}.")
-    present = [name for name in RECORDING_VARIABLES if name in ds]
-    if present and len(present) != len(RECORDING_VARIABLES):
-        missing = [name for name in RECORDING_VARIABLES if name not in ds]
-        raise SchemaError(f"results file has recording variables but is missing {missing}.")
+    for what, group in groups.items():
+        present = [name for name in group if name in ds]
+        if present and len(present) != len(group):
+            missing = [name for name in group if name not in ds]
+            raise SchemaError(f"results file has {what} variables but is missing {missing}.")
     return ds
 
 
@@ -239,7 +268,12 @@ def select_context(ds: xr.Dataset, context: str) -> xr.Dataset:
 
 
 def network_from_dataset(ds: xr.Dataset):
-    """Rebuild the fixed :class:`~brainbias.network.Network` of a run (float64 arrays)."""
+    """Rebuild the fixed :class:`~brainbias.network.Network` of a run (float64 arrays).
+
+    Its ``tau`` is the run's τ (attribute ``tau``): for a ``bias+tau`` run the fitted one, so
+    that any step function built from this network alone has the fitted dynamics; the
+    controller (:func:`controller_from_dataset`) holds the exact trained leak as well.
+    """
     import jax.numpy as jnp
 
     from .network import Network
@@ -264,10 +298,12 @@ def controller_from_dataset(ds: xr.Dataset):
     from .control import Controller
 
     readout = ds.get("trained_readout_weights")
+    logit = ds.get("trained_leak_logit")
     return Controller(
         bias=jnp.asarray(ds["bias"].values),
         initial_state=jnp.asarray(ds["initial_state"].values),
         readout_weights=None if readout is None else jnp.asarray(readout.values),
+        leak_logit=None if logit is None else jnp.asarray(logit.values),
         contexts=tuple(str(c) for c in ds["context"].values),
     )
 
@@ -276,6 +312,7 @@ def make_dataset(*, network, controller, train_result, evaluation, target_arrays
                  config_dict: dict, seed: int) -> xr.Dataset:
     """Assemble the schema-v1 Dataset of a run (used by :func:`brainbias.experiment.run`)."""
     from ._version import __version__
+    from .control import effective_tau
 
     contexts = list(controller.contexts)
     n_time = evaluation["prediction"].shape[1]
@@ -311,6 +348,9 @@ def make_dataset(*, network, controller, train_result, evaluation, target_arrays
     if controller.readout_weights is not None:
         data["trained_readout_weights"] = (OPTIONAL_VARIABLES["trained_readout_weights"],
                                            f(controller.readout_weights))
+    if controller.leak_logit is not None:
+        data["trained_leak_logit"] = ((), f(controller.leak_logit), {
+            "description": "theta of the trained time constant: leak dt/tau = sigmoid(theta)"})
     for name in METRICS:
         data[name] = (("context",), f(evaluation["metrics"][name]))
     ds = xr.Dataset(data, coords=coords)
@@ -326,7 +366,9 @@ def make_dataset(*, network, controller, train_result, evaluation, target_arrays
         seed=int(seed),
         versions=json.dumps(package_versions(), sort_keys=True),
         dt=float(network.dt),
-        tau=float(network.tau),
+        tau=effective_tau(network, controller),
+        initial_tau=float(network.tau),
+        tau_selection="fixed",
         nonlinearity=network.nonlinearity,
         form=network.form,
         mode=train_result.config.mode,
@@ -352,3 +394,47 @@ def _jsonable(d):
             v = repr(v)
         out[str(k)] = v
     return out
+
+
+def with_tau_selection(ds: xr.Dataset, selection) -> xr.Dataset:
+    """``ds`` with what ``tau = "auto"`` tried and chose (:class:`~brainbias.timescale.
+    TauSelection`): the grid as coordinate ``tau_candidate``, :data:`TAU_SELECTION_VARIABLES`
+    and the ``tau_selection*`` attributes."""
+    f = lambda a: np.asarray(a, dtype=np.float64)  # noqa: E731
+    ds = ds.assign_coords(tau_candidate=("tau_candidate", f(selection.candidates),
+                                         {"description": "time constants tried (unit of dt)"}))
+    ds = ds.assign(
+        tau_selection_score=("tau_candidate", f(selection.scores),
+                             {"description": selection.criterion,
+                              "better": selection.better}),
+        tau_selection_training_loss=("tau_candidate", f(selection.training_loss),
+                                     {"description": "final training loss of each candidate"}),
+        tau_selection_fitted_tau=("tau_candidate", f(selection.fitted_tau),
+                                  {"description": "tau at the end of each candidate's fit"}),
+    )
+    ds.attrs.update(tau_selection="auto", tau_selection_criterion=selection.criterion,
+                    tau_selection_better=selection.better,
+                    tau_selection_chosen=float(selection.chosen_tau))
+    return validate(ds)
+
+
+def with_teacher_comparison(ds: xr.Dataset, comparison: xr.Dataset) -> xr.Dataset:
+    """``ds`` with the :data:`TEACHER_COMPARISON_VARIABLES` of ``comparison`` (a Dataset over
+    the same contexts, from :func:`brainbias.groundtruth.compare_run_with_teacher`) and its
+    attributes prefixed ``teacher_``.
+
+    Raises
+    ------
+    SchemaError
+        Missing variables or other contexts.
+    """
+    missing = [name for name in TEACHER_COMPARISON_VARIABLES if name not in comparison]
+    if missing:
+        raise SchemaError(f"teacher comparison: missing variables {missing}.")
+    if list(comparison["context"].values) != list(ds["context"].values):
+        raise SchemaError(f"teacher comparison: contexts {list(comparison.context.values)} are "
+                          f"not the run's {list(ds.context.values)}.")
+    ds = ds.assign({name: comparison[name] for name in TEACHER_COMPARISON_VARIABLES})
+    ds.attrs.update({k if k.startswith("teacher_") else f"teacher_{k}": v
+                     for k, v in comparison.attrs.items()})
+    return validate(ds)

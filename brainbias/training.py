@@ -29,8 +29,8 @@ import optax
 from ._errors import ConfigError, DataError, TrainingError, TrainingInterrupted
 from ._pytree import combine, partition
 from .config import TrainingConfig, to_dict
-from .control import Controller, effective_readout, trainable_mask
-from .network import Network, simulate
+from .control import Controller, effective_leak, effective_readout, trainable_mask
+from .network import Network, autonomous_map, simulate
 from .trajectory import Trajectory
 
 __all__ = ["TrainResult", "fit", "fit_readout", "stack_targets", "TargetArrays", "warm_up"]
@@ -158,41 +158,70 @@ def _window_loss(network, controller, data, c_idx, key, strength, config: Traini
     bias = controller.bias[c_idx]
     x0 = controller.initial_state[c_idx]
     readout = effective_readout(network, controller)
+    leak = effective_leak(network, controller)
     w, length = config.washout, config.window
     run_mode = config.run_mode
     has_inputs = inputs.shape[-1] > 0
 
     if run_mode == "autonomous":
-        _, y = simulate(network, bias, x0, mode="autonomous", n_steps=length, readout=readout)
-        err = _pointwise_loss(y, outputs[1 : length + 1], config.loss) * mask
-        return jnp.sum(err) / (length * jnp.sum(mask))
+        return _autonomous_loss(network, bias, x0, outputs[1 : length + 1], mask, key, config,
+                                readout=readout, leak=leak)
 
     max_start = n_train - (w + length + 1)
     starts = jnp.floor(jax.random.uniform(key, (config.batch_size,)) * (max_start + 1)).astype(int)
+    noise_keys = jax.random.split(jax.random.fold_in(key, 1), config.batch_size)
 
-    def one(start):
+    def one(start, noise_key):
         seg_y = jax.lax.dynamic_slice_in_dim(outputs, start, w + length + 1)
+        fed = seg_y
+        if config.teacher_noise:
+            # noisy teacher, clean target (Jaeger 2001): the fit must pull perturbed states back
+            fed = seg_y + config.teacher_noise * jax.random.normal(noise_key, seg_y.shape,
+                                                                   seg_y.dtype)
         seg_u = jax.lax.dynamic_slice_in_dim(inputs, start, w + length + 1)
         u_l = seg_u[w : w + length] if has_inputs else None
-        kw = dict(readout=readout, output_mask=mask)
-        start_state = warm_up(network, bias, x0, run_mode=run_mode, teacher=seg_y[:w],
+        kw = dict(readout=readout, output_mask=mask, leak=leak)
+        start_state = warm_up(network, bias, x0, run_mode=run_mode, teacher=fed[:w],
                               inputs=seg_u[:w] if has_inputs else None, **kw)
         if not config.train_initial_state:
             # truncated BPTT: the warm-up is teacher-forced (or input-driven) and not scored
             start_state = jax.lax.stop_gradient(start_state)
         if run_mode == "closed_loop":
             _, y = simulate(network, bias, start_state, mode="closed_loop", inputs=u_l,
-                            teacher=seg_y[w : w + length], teacher_strength=strength, **kw)
+                            teacher=fed[w : w + length],
+                            teacher_strength=_forcing_pattern(strength, length, config), **kw)
         else:  # driven
             _, y = simulate(network, bias, start_state, mode="driven", inputs=u_l, **kw)
         return jnp.sum(_pointwise_loss(y, seg_y[w + 1 :], config.loss) * mask)
 
-    total = jnp.sum(jax.vmap(one)(starts))
+    total = jnp.sum(jax.vmap(one)(starts, noise_keys))
     return total / (config.batch_size * length * jnp.sum(mask))
 
 
+def _autonomous_loss(network, bias, x0, target, mask, key, config: TrainingConfig, *, readout,
+                     leak):
+    """Loss of the autonomous run from ``x0`` over ``target`` (window, output).
+
+    With ``initial_state_noise = σ > 0`` the mean over ``batch_size`` runs from
+    ``x0 + N(0, σ²)``: a perturbation excites every mode, so a slow mode that the noiseless run
+    happens not to excite still costs (its variance over the window) and the fit damps it; the
+    mean output is still fitted to the target.
+    """
+    def run(x):
+        _, y = simulate(network, bias, x, mode="autonomous", n_steps=len(target),
+                        readout=readout, leak=leak)
+        return jnp.sum(_pointwise_loss(y, target, config.loss) * mask)
+
+    if config.initial_state_noise == 0:
+        return run(x0) / (len(target) * jnp.sum(mask))
+    noise = config.initial_state_noise * jax.random.normal(key, (config.batch_size,) + x0.shape,
+                                                            x0.dtype)
+    total = jnp.sum(jax.vmap(run)(x0 + noise))
+    return total / (config.batch_size * len(target) * jnp.sum(mask))
+
+
 def warm_up(network, bias, initial_state, *, run_mode, teacher, inputs=None, readout=None,
-            output_mask=None):
+            output_mask=None, leak=None):
     """The state after ``len(teacher)`` warm-up steps from ``initial_state``.
 
     Closed loop: the true output ``teacher`` (time, output) is fed back (teacher forcing 1);
@@ -201,7 +230,7 @@ def warm_up(network, bias, initial_state, *, run_mode, teacher, inputs=None, rea
     """
     if teacher.shape[0] == 0:
         return initial_state
-    kw = dict(readout=readout, output_mask=output_mask)
+    kw = dict(readout=readout, output_mask=output_mask, leak=leak)
     if run_mode == "closed_loop":
         states, _ = simulate(network, bias, initial_state, mode="closed_loop", inputs=inputs,
                              teacher=teacher, teacher_strength=1.0, **kw)
@@ -219,6 +248,65 @@ def _loss(trainable, frozen, data, key, strength, config):
     )(jnp.arange(n_ctx), keys)
     # contexts weigh equally whatever their output dimension
     return jnp.mean(per_context), per_context
+
+
+def _forcing_pattern(strength, length: int, config: TrainingConfig):
+    """Teacher-forcing strength per window step: the (annealed) generalised strength, and with
+    ``sparse_forcing_interval = k > 0`` full forcing every k-th step (sparse teacher forcing,
+    Mikhaeil et al. 2022: k near the predictability time, about one Lyapunov time)."""
+    k = config.sparse_forcing_interval
+    if k == 0:
+        return strength
+    forced = (jnp.arange(length) % k) == 0
+    return jnp.where(forced, 1.0, strength)
+
+
+def _jacobian_norm(step_fn, x, key, n_power: int = 20):
+    """Spectral norm of the Jacobian of ``step_fn`` at ``x`` by power iteration on JᵀJ."""
+    v = jax.random.normal(key, x.shape, x.dtype)
+    _, vjp = jax.vjp(step_fn, x)
+
+    def body(_, v):
+        v = v / (jnp.linalg.norm(v) + 1e-30)
+        w = vjp(jax.jvp(step_fn, (x,), (v,))[1])[0]
+        return w
+
+    v = jax.lax.fori_loop(0, n_power, body, v)
+    v = v / (jnp.linalg.norm(v) + 1e-30)
+    return jnp.linalg.norm(jax.jvp(step_fn, (x,), (v,))[1])
+
+
+def _adaptive_strength(trainable, frozen, data, key, config: TrainingConfig):
+    """Adaptive generalised teacher forcing (Hess et al. 2023): ``α = max(α_min, 1 − 1/G)``.
+
+    ``G`` is the geometric mean, over teacher-forced states of one training window per
+    context, of the spectral norm of the free-running closed-loop map's Jacobian: the growth
+    per step of a perturbation, so that forcing by α keeps the gradient product ``((1−α)G)^T``
+    from exploding. ``α_min`` is ``teacher_forcing_end``; computed once per chunk.
+    """
+    network, controller = combine(trainable, frozen)
+    readout = effective_readout(network, controller)
+    leak = effective_leak(network, controller)
+    n_ctx, length = controller.bias.shape[0], config.window
+
+    def per_context(c, k):
+        mask = data["mask"][c]
+        k_start, k_norm = jax.random.split(k)
+        start = jnp.floor(jax.random.uniform(k_start) * (data["n_train"][c] - length)).astype(int)
+        seg = jax.lax.dynamic_slice_in_dim(data["outputs"][c], start, length)
+        states, _ = simulate(network, controller.bias[c], controller.initial_state[c],
+                             mode="closed_loop", teacher=seg, teacher_strength=1.0,
+                             readout=readout, output_mask=mask, leak=leak)
+        step_fn = autonomous_map(network, controller.bias[c], closed_loop=True, readout=readout,
+                                 output_mask=mask, leak=leak)
+        norms = jax.vmap(lambda x, kk: _jacobian_norm(step_fn, x, kk))(
+            states, jax.random.split(k_norm, length))
+        return jnp.exp(jnp.mean(jnp.log(norms + 1e-30)))
+
+    g = jax.vmap(per_context)(jnp.arange(n_ctx), jax.random.split(key, n_ctx))
+    alpha = jnp.max(1.0 - 1.0 / jnp.maximum(g, 1.0))
+    alpha = jax.lax.stop_gradient(jnp.clip(alpha, config.teacher_forcing_end, 1.0))
+    return alpha
 
 
 def _teacher_strength(iteration, config: TrainingConfig):
@@ -245,13 +333,15 @@ def _optimizer(config: TrainingConfig):
         "control": optax.adam(sched(lr)),
         "readout": optax.adam(sched(lr * config.readout_learning_rate_scale)),
         "weights": optax.adam(sched(lr * config.readout_learning_rate_scale)),
+        "tau": optax.adam(sched(lr * config.tau_learning_rate_scale)),
     }
     return optax.chain(optax.clip_by_global_norm(config.grad_clip),
                        optax.multi_transform(transforms, _labels))
 
 
 def _labels(trainable):
-    """Optimiser group of each trainable leaf: biases/initial states, readout, or weights."""
+    """Optimiser group of each trainable leaf: biases/initial states, readout, weights, or the
+    trained time constant."""
     net, ctrl = trainable
 
     def tag(x, name):
@@ -260,7 +350,8 @@ def _labels(trainable):
     return (
         jax.tree_util.tree_map(lambda _: "weights", net),
         Controller(bias=tag(ctrl.bias, "control"), initial_state=tag(ctrl.initial_state, "control"),
-                   readout_weights=tag(ctrl.readout_weights, "readout"), contexts=ctrl.contexts),
+                   readout_weights=tag(ctrl.readout_weights, "readout"),
+                   leak_logit=tag(ctrl.leak_logit, "tau"), contexts=ctrl.contexts),
     )
 
 
@@ -269,10 +360,15 @@ def _chunk_impl(trainable, frozen, opt_state, data, key, start, config, n_steps)
     opt = _optimizer(config)
     grad_fn = jax.value_and_grad(_loss, has_aux=True)
 
+    adaptive = config.run_mode == "closed_loop" and config.teacher_forcing == "adaptive"
+    if adaptive:
+        alpha = _adaptive_strength(trainable, frozen, data, jax.random.fold_in(jax.random.fold_in(key, 2**31 - 1), start),
+                                   config)
+
     def body(carry, i):
         trainable, opt_state = carry
         it = start + i
-        strength = _teacher_strength(it, config)
+        strength = alpha if adaptive else _teacher_strength(it, config)
         (_, per_context), grads = grad_fn(trainable, frozen, data, jax.random.fold_in(key, it),
                                           strength, config)
         updates, opt_state = opt.update(grads, opt_state, trainable)
@@ -337,6 +433,7 @@ def fit(
     checkpoint: str | os.PathLike | None = None,
     resume: bool = False,
     progress: bool = True,
+    callback=None,
 ) -> TrainResult:
     """Train the controller so that each context's output reproduces its target.
 
@@ -358,6 +455,10 @@ def fit(
         Continue from ``checkpoint``; gives the same result as an uninterrupted run.
     progress : bool
         Show a tqdm progress bar with the current loss.
+    callback : callable, optional
+        ``callback(iteration, network, controller)`` after every chunk, with the current
+        (combined) pytrees, e.g. to score free runs on a validation trajectory and keep the
+        best model (:class:`brainbias.selection.ValidationSelector`). It must not modify them.
 
     Returns
     -------
@@ -485,6 +586,8 @@ def fit(
                 bad_chunks += 1
             if config.checkpoint_every and chunks_done % config.checkpoint_every == 0:
                 save(trainable, opt_state, start)
+            if callback is not None:
+                callback(start, *combine(trainable, frozen))
             if config.patience and annealed and bad_chunks >= config.patience:
                 stopped = "early_stopping"
                 break

@@ -346,20 +346,28 @@ def poisson_spikes(rates, rng):
     return out
 
 
-def write_nwb(path, spikes_by_neuron, trial_table, session_end, description):
+def write_nwb(path, spikes_by_neuron, trial_table, session_end, description, *,
+              identifier=None, notes=None, script=None):
+    """Write the units and trials tables to an NWB file.
+
+    ``identifier``, ``notes`` (a JSON-able dict) and ``script`` (the generating script's path)
+    default to this script's; ``make_ground_truth_timescales.py`` passes its own.
+    """
     from hdmf.backends.hdf5 import H5DataIO
     from pynwb import NWBHDF5IO, NWBFile
 
+    script = pathlib.Path(__file__) if script is None else pathlib.Path(script)
     nwb = NWBFile(
         session_description="brainbias ground truth: Poisson spikes from a bias-controlled "
         "rate network (see experiment_description)",
-        identifier=f"brainbias-ground-truth-seed{SEED}",
+        identifier=identifier or f"brainbias-ground-truth-seed{SEED}",
         session_start_time=SESSION_START,
         file_create_date=[SESSION_START],
         experiment_description=description,
-        source_script=pathlib.Path(__file__).read_text(),
-        source_script_file_name="datasets/make_ground_truth.py",
-        notes=json.dumps({"seed": SEED, "conditions": list(CONDITIONS)}),
+        source_script=script.read_text(),
+        source_script_file_name=f"datasets/{script.name}",
+        notes=json.dumps(notes if notes is not None
+                         else {"seed": SEED, "conditions": list(CONDITIONS)}),
     )
     nwb.add_trial_column("condition", "condition label; conditions differ only by tonic input")
     nwb.add_trial_column("stimulus_onset", "time (s, session clock) the condition's bias starts")

@@ -87,3 +87,41 @@ def test_load_refuses_unknown_schema_and_non_results(ds, tmp_path):
 def test_select_context_suggests_names(ds):
     with pytest.raises(ConfigError, match="Did you mean 'lorenz'"):
         results.select_context(ds, "lorenzz")
+
+
+@pytest.fixture(scope="module")
+def ds_tau():
+    """A bias+tau run: biases and one global time constant trained together."""
+    config = from_dict(ExperimentConfig, {
+        "seed": 4,
+        "network": {"n_units": 20, "tau": 0.1},
+        "training": {"mode": "bias+tau", "n_iterations": 20, "chunk_size": 10, "batch_size": 2,
+                     "window": 15, "washout": 5, "dtype": "float64", "learning_rate": 0.05},
+        "evaluation": {"washout": 5, "horizon": 10},
+        "targets": [{"kind": "stuart_landau", "name": "hopf", "n_steps": 300, "dt": 0.02}],
+    })
+    return run(config, progress=False)
+
+
+def test_bias_and_tau_run_round_trips_and_rebuilds_exactly(ds_tau, tmp_path):
+    path = results.save(ds_tau, tmp_path / "run.nc")
+    back = results.load(path)
+    xr.testing.assert_identical(back, ds_tau)
+    assert back.attrs["mode"] == "bias+tau" and back.attrs["initial_tau"] == 0.1
+    theta = float(back["trained_leak_logit"])
+    # the stored τ is the fitted one: dt / sigmoid(θ), and it moved from the start
+    assert back.attrs["tau"] == pytest.approx(0.02 * (1 + np.exp(-theta)), rel=1e-12)
+    assert back.attrs["tau"] != 0.1
+    network = results.network_from_dataset(back)
+    controller = results.controller_from_dataset(back)
+    assert network.tau == back.attrs["tau"] and float(controller.leak_logit) == theta
+    from brainbias.config import EvaluationConfig, TrainingConfig
+    from brainbias.experiment import evaluate
+    from brainbias.targets import make_target
+
+    cfg = json.loads(back.attrs["config"])
+    targets = [make_target(t) for t in cfg["targets"]]
+    ev = evaluate(network, controller, targets, TrainingConfig(**cfg["training"]),
+                  EvaluationConfig(**cfg["evaluation"]))
+    # float64 training and re-simulation with the exact stored leak
+    np.testing.assert_allclose(ev["prediction"], back["prediction"].values, rtol=1e-12)

@@ -256,3 +256,92 @@ def test_poisson_loss_fits_counts_and_rejects_negative_targets():
     with pytest.raises(ConfigError, match="ridge"):
         tr.fit(net, ctrl, [counts], dataclasses.replace(cfg, mode="readout"),
                key=jax.random.PRNGKey(0), progress=False)
+
+
+def test_sparse_forcing_pattern_forces_every_kth_step_and_mixes_in_between():
+    cfg = dataclasses.replace(SMALL, sparse_forcing_interval=4)
+    s = np.asarray(tr._forcing_pattern(jnp.asarray(0.25), 10, cfg))
+    np.testing.assert_array_equal(s, [1, .25, .25, .25, 1, .25, .25, .25, 1, .25])
+    # off (k = 0): the generalised strength unchanged, as a scalar
+    assert float(tr._forcing_pattern(jnp.asarray(0.25), 10, SMALL)) == 0.25
+
+
+def test_sparse_forcing_changes_the_loss_only_through_the_fed_back_output():
+    net, ctrl = setup()
+    target = cycle()
+    data = tr._data_arrays(tr.stack_targets([target], n_outputs=2), jnp.float64)
+    trainable, frozen = partition((net, ctrl), trainable_mask(net, ctrl, "bias"))
+    key = jax.random.PRNGKey(3)
+    dense = tr._loss(trainable, frozen, data, key, 1.0, SMALL)[0]
+    # strength 1 everywhere: forcing every k-th step in addition changes nothing
+    sparse = tr._loss(trainable, frozen, data, key, 1.0,
+                      dataclasses.replace(SMALL, sparse_forcing_interval=5))[0]
+    np.testing.assert_allclose(float(sparse), float(dense), rtol=1e-12)
+    # strength 0 (free running): sparse forcing resets the output, so the loss differs
+    free = tr._loss(trainable, frozen, data, key, 0.0, SMALL)[0]
+    reset = tr._loss(trainable, frozen, data, key, 0.0,
+                     dataclasses.replace(SMALL, sparse_forcing_interval=5))[0]
+    assert abs(float(free) - float(reset)) > 1e-6 * float(free)
+
+
+def test_callback_sees_every_chunk_with_the_current_controller():
+    net, ctrl = setup()
+    seen = []
+    result = tr.fit(net, ctrl, [cycle("a")], SMALL, key=jax.random.PRNGKey(0), progress=False,
+                    callback=lambda it, n, c: seen.append((it, np.asarray(c.bias))))
+    assert [it for it, _ in seen] == [10, 20, 30, 40]
+    # the last call holds the returned biases; earlier ones differ (training moved them)
+    np.testing.assert_array_equal(seen[-1][1], np.asarray(result.controller.bias))
+    assert not np.array_equal(seen[0][1], seen[-1][1])
+
+
+def test_teacher_noise_perturbs_only_the_fed_back_output():
+    net, ctrl = setup()
+    data = tr._data_arrays(tr.stack_targets([cycle()], n_outputs=2), jnp.float64)
+    trainable, frozen = partition((net, ctrl), trainable_mask(net, ctrl, "bias"))
+    key = jax.random.PRNGKey(3)
+    clean = float(tr._loss(trainable, frozen, data, key, 1.0, SMALL)[0])
+    noisy = dataclasses.replace(SMALL, teacher_noise=0.3)
+    a = float(tr._loss(trainable, frozen, data, key, 1.0, noisy)[0])
+    assert a != clean
+    # same key, same noise (randomness is the explicit key); and with strength 0 after a
+    # zero-length warm-up nothing of the teacher is fed back, so noise cannot matter
+    assert a == float(tr._loss(trainable, frozen, data, key, 1.0, noisy)[0])
+    free = dataclasses.replace(SMALL, washout=0)
+    np.testing.assert_allclose(
+        float(tr._loss(trainable, frozen, data, key, 0.0, free)[0]),
+        float(tr._loss(trainable, frozen, data, key, 0.0,
+                       dataclasses.replace(free, teacher_noise=0.3))[0]), rtol=1e-12)
+
+
+def test_adaptive_forcing_matches_the_jacobian_norm_it_is_defined_by():
+    # identity nonlinearity, no feedback weight on the loop: the closed-loop map is linear,
+    # J = (1 − a) I + a (W + F C), the same at every state, so G = ‖J‖₂ exactly
+    net, ctrl = setup()
+    net = dataclasses.replace(net, nonlinearity="identity",
+                              recurrent_weights=net.recurrent_weights * 1.5)
+    data = tr._data_arrays(tr.stack_targets([cycle()], n_outputs=2), jnp.float64)
+    trainable, frozen = partition((net, ctrl), trainable_mask(net, ctrl, "bias"))
+    a = net.leak
+    jac = (1 - a) * np.eye(40) + a * (np.asarray(net.recurrent_weights)
+                                      + np.asarray(net.feedback_weights @ net.readout_weights))
+    g = np.linalg.norm(jac, 2)
+    assert g > 1  # the case where forcing is needed
+    cfg = dataclasses.replace(SMALL, teacher_forcing="adaptive", teacher_forcing_end=0.0)
+    # power iteration (20 steps on JᵀJ) is a lower bound converging to ~1e-3 relative here
+    alpha = float(tr._adaptive_strength(trainable, frozen, data, jax.random.PRNGKey(0), cfg))
+    np.testing.assert_allclose(alpha, 1 - 1 / g, rtol=2e-2)
+    # the floor teacher_forcing_end applies
+    cfg = dataclasses.replace(cfg, teacher_forcing_end=0.9)
+    assert float(tr._adaptive_strength(trainable, frozen, data, jax.random.PRNGKey(0), cfg)) \
+        == pytest.approx(max(0.9, 1 - 1 / g))
+
+
+def test_adaptive_forcing_trains_and_records_its_strength():
+    net, ctrl = setup()
+    cfg = dataclasses.replace(SMALL, teacher_forcing="adaptive")
+    result = tr.fit(net, ctrl, [cycle("a")], cfg, key=jax.random.PRNGKey(0), progress=False)
+    s = result.teacher_forcing
+    assert s.shape == (40,) and np.all((s >= cfg.teacher_forcing_end) & (s <= 1))
+    # constant within a chunk (computed once per chunk)
+    assert np.all(s[:10] == s[0]) and np.all(s[10:20] == s[10])

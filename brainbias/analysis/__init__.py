@@ -11,6 +11,7 @@ from .attractor import (
     state_space_divergence,
     valid_prediction_time,
 )
+from .attractors import census, census_summary
 from .compare import cca_similarity, compare_dynamics, dsa_distance, procrustes_distance
 from .fixed_points import find_fixed_points, speed
 from .linearisation import active_units, linearise
@@ -23,6 +24,8 @@ __all__ = [
     "power_spectrum_distance",
     "state_space_divergence",
     "valid_prediction_time",
+    "census",
+    "census_summary",
     "cca_similarity",
     "compare_dynamics",
     "dsa_distance",

@@ -89,7 +89,17 @@ def speed(step_fn, states):
     -------
     array, shape (fixed_point,)
     """
-    return jax.vmap(functools.partial(_speed, step_fn))(jnp.asarray(states))
+    try:
+        hash(step_fn)
+    except TypeError:  # not a static argument: trace it eagerly
+        return jax.vmap(functools.partial(_speed, step_fn))(jnp.asarray(states))
+    return _batched_speed(step_fn, jnp.asarray(states))
+
+
+@functools.partial(jax.jit, static_argnames=("step_fn",))
+def _batched_speed(step_fn, states):
+    # jitted: op-by-op dispatch of a vmapped network step compiles every primitive separately
+    return jax.vmap(functools.partial(_speed, step_fn))(states)
 
 
 def _speed(step_fn, x):
@@ -337,7 +347,7 @@ def _polish(step_fn, x, q_stop, *, n_iterations, batch_size):
     """
     x = jnp.asarray(x)
     n = x.shape[0]
-    q = jax.vmap(functools.partial(_speed, step_fn))(x)
+    q = _batched_speed(step_fn, x)
     q_np = np.array(q)  # writable copies, updated in place
     x_np = np.array(x)
     state = {

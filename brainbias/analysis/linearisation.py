@@ -9,6 +9,20 @@ not small:
 - map: stable when every ``|λ| < 1``;
 - field: stable when every ``Re μ < 0`` (⇔ ``Re λ < 1``).
 
+Each point is also *classified* (``classification``, one of ``CLASSIFICATIONS``) by its map
+spectrum: stable node / stable focus (all ``|λ| < 1``), saddle (some but not all ``|λ| > 1``; the
+number of unstable directions is ``unstable_dimension_map``), unstable node / unstable focus (all
+``|λ| > 1``), marginal (none unstable, some ``|λ| = 1``). Node or focus is decided by the
+*dominant* mode, the eigenvalue of largest ``|λ|`` (the slowest-decaying mode of a stable point,
+the fastest-growing of an unstable one): a focus when it is complex, or real and negative (a flip,
+an oscillation of period two steps). Its time scales are given in both conventions: per step of
+the map (``decay_rate_per_step = −log|λ|``, ``oscillation_frequency_per_step = |arg λ| / 2π``
+cycles per step) and per unit of time through the *exact* continuous-time eigenvalue
+``log(λ) / dt`` (``continuous_eigenvalue``; ``decay_rate = −Re log(λ) / dt``,
+``oscillation_frequency = |Im log(λ)| / (2π dt)``). The logarithm, unlike ``μ`` above, is the
+eigenvalue of the flow whose time-``dt`` map is linearised, so a decay rate or frequency read
+from it does not depend on ``dt`` (``μ`` agrees with it to first order in ``dt·|μ|``).
+
 For the rate network ``x ← x + a(−x + W φ(x) + b)`` (``a = dt/τ``) the map Jacobian is
 ``J = I + a (W D − I)`` with ``D = diag(φ'(x))``, so ``μ = eig(W D − I) / τ``; for the discrete form
 ``r ← (1 − a) r + a φ(W r + b)`` it is ``J = (1 − a) I + a D W``. For ReLU networks ``D`` is the 0/1
@@ -33,10 +47,12 @@ import xarray as xr
 
 from .._errors import ConfigError, DataError, did_you_mean
 
-__all__ = ["linearise", "active_units", "SORT_ORDERS", "STABILITY_LABELS"]
+__all__ = ["linearise", "active_units", "SORT_ORDERS", "STABILITY_LABELS", "CLASSIFICATIONS"]
 
 SORT_ORDERS = ("magnitude", "real")
 STABILITY_LABELS = ("stable", "marginal", "saddle", "unstable")
+CLASSIFICATIONS = ("stable_node", "stable_focus", "saddle", "unstable_node", "unstable_focus",
+                   "marginal")
 
 FIXED_POINT_DIM, UNIT_DIM = "fixed_point", "unit"
 # The Jacobian's column axis: dF_unit / dx_source_unit (two axes cannot share the name "unit").
@@ -138,6 +154,40 @@ def _label(n_unstable, n_marginal, n_modes):
     return "unstable" if n_unstable == n_modes else "saddle"
 
 
+def _classify(lam, is_complex, label_map, dt):
+    """Classification and time scales of the dominant (largest ``|λ|``) mode of each point.
+
+    ``lam`` (fixed_point, mode) complex map eigenvalues, ``is_complex`` the same shape (not a
+    real eigenvalue up to rounding), ``label_map`` the map stability labels. Returns the
+    variables documented in :func:`linearise` as ``{name: values}``.
+    """
+    n_points = lam.shape[0]
+    rows = np.arange(n_points)
+    # argmax takes the first maximum: in sort order a conjugate pair's Im > 0 member
+    dominant = np.argmax(np.abs(lam), axis=1) if n_points else np.zeros(0, int)
+    lam_dom = lam[rows, dominant]
+    oscillating = is_complex[rows, dominant] | (lam_dom.real < 0)
+    labels = []
+    for lab, osc in zip(label_map, oscillating, strict=True):
+        if lab in ("stable", "unstable"):
+            lab = f"{lab}_{'focus' if osc else 'node'}"
+        labels.append(lab)
+    with np.errstate(divide="ignore"):  # λ = 0 (a dead direction): log → −inf, decay ∞
+        log_lam = np.log(lam.astype(complex))
+    log_dom = log_lam[rows, dominant]
+    per_step_frequency = np.where(oscillating, np.abs(log_dom.imag) / (2 * np.pi), np.nan)
+    return {
+        "classification": np.asarray(labels, dtype=str).reshape(n_points),
+        "dominant_mode": dominant.astype(np.int64),
+        "continuous_eigenvalue_real": log_lam.real / dt,
+        "continuous_eigenvalue_imag": log_lam.imag / dt,
+        "decay_rate_per_step": -log_dom.real,
+        "decay_rate": -log_dom.real / dt,
+        "oscillation_frequency_per_step": per_step_frequency,
+        "oscillation_frequency": per_step_frequency / dt,
+    }
+
+
 def linearise(
     step_fn,
     points,
@@ -205,6 +255,16 @@ def linearise(
         - ``slowest_mode`` (fixed_point): index of the eigenvalue nearest 1;
         - ``line_attractor`` (fixed_point): exactly one slow mode and every other mode stable —
           the point lies on a (locally) one-dimensional attractor;
+        - ``classification`` (fixed_point): one of ``CLASSIFICATIONS`` (module docstring), from
+          the map spectrum and the dominant mode;
+        - ``dominant_mode`` (fixed_point): index of the largest ``|λ|``;
+        - ``continuous_eigenvalue_real/_imag`` (fixed_point, mode): ``log(λ) / dt`` (principal
+          branch; ``−inf`` for ``λ = 0``), 1/time;
+        - ``decay_rate`` (fixed_point): ``−Re log(λ) / dt`` of the dominant mode, 1/time
+          (negative: its growth rate); ``decay_rate_per_step``: ``−log|λ|``, per step;
+        - ``oscillation_frequency`` (fixed_point): ``|Im log(λ)| / (2π dt)`` of the dominant
+          mode, cycles per unit time, NaN when it is real and positive (a node);
+          ``oscillation_frequency_per_step``: ``|arg λ| / 2π``, cycles per step;
         - ``active_units`` (fixed_point, unit), if given.
 
     Raises
@@ -222,6 +282,8 @@ def linearise(
     >>> lin = linearise(lambda x: 0.5 * x, jnp.zeros((1, 3)), dt=0.1)
     >>> lin["stability_map"].values.tolist(), float(lin["field_eigenvalue_real"][0, 0])
     (['stable'], -5.0)
+    >>> lin["classification"].values.tolist(), round(float(lin["decay_rate"][0]), 4)  # log 2/dt
+    (['stable_node'], 6.9315)
     """
     if sort_by not in SORT_ORDERS:
         raise ConfigError(
@@ -321,6 +383,8 @@ def linearise(
         "slowest_mode": ((FIXED_POINT_DIM,), slowest.astype(np.int64)),
         "line_attractor": ((FIXED_POINT_DIM,), line_attractor),
     }
+    for name, values in _classify(lam, is_complex, label_map, dt).items():
+        variables[name] = (pm if values.ndim == 2 else (FIXED_POINT_DIM,), values)
     if eigenvectors:
         variables.update({
             "right_eigenvector_real": (pmu, right.real),
@@ -350,6 +414,16 @@ def linearise(
         "slow_rule": "slow mode: |lambda - 1| < slow_tolerance; line_attractor: one slow mode, "
                      "all others with |lambda| < 1 - marginal_tolerance",
         "period_rule": "2*pi*dt/|arg(lambda)| of the first complex eigenvalue in sort order",
+        "classification_rule": (
+            "map spectrum: stable_* all |lambda| < 1, unstable_* all > 1, saddle some > 1, "
+            "marginal none > 1 and some = 1; focus when the dominant (largest |lambda|) "
+            "eigenvalue is complex or negative, else node"
+        ),
+        "continuous_eigenvalue_convention": (
+            "log(lambda) / dt (exact flow eigenvalue of the time-dt map); decay_rate = "
+            "-Re, oscillation_frequency = |Im| / (2 pi) of the dominant mode, per unit time; "
+            "*_per_step: the same per step of the map"
+        ),
     }
     coords = {FIXED_POINT_DIM: np.arange(n_points)}
     if base is None:

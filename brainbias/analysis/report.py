@@ -1,10 +1,15 @@
-"""Analyse a fitted run: fixed points per context, one shared PCA picture, context comparison,
-attractor metrics. This is what ``brainbias analyze RUN.nc`` (and the end of the demo) calls.
+"""Analyse a fitted run: an attractor census and fixed points per context, one shared PCA
+picture, context comparison, attractor metrics. This is what ``brainbias analyze RUN.nc`` (and the
+end of the demo) calls.
 
 Everything is computed from the results file alone: the network and controller are rebuilt from
-it (:func:`brainbias.results.network_from_dataset`), the step function of each context is
+it (:func:`brainbias.results.network_from_dataset`) and the step function of each context is
 :func:`brainbias.network.autonomous_map` with that context's bias (closed loop when the run was
-closed loop), and the fixed-point search starts from the stored free-running states.
+closed loop). The stored free run is short (the evaluation window), and a network may reach its
+attractor only later, so each context first gets an attractor census
+(:func:`~brainbias.analysis.attractors.census`): long free runs from samples of the stored states
+and from random states, every end accounted for. The fixed-point search then starts from samples
+of the stored states *and* from the census's end points.
 """
 
 from __future__ import annotations
@@ -22,16 +27,30 @@ from .. import results as _results
 from .._errors import BrainbiasError, ConfigError
 from ..control import effective_readout
 from ..network import autonomous_map, rates
+from ._report_census import (
+    _census_lines,
+    _census_starts,
+    _distinct_ends,
+    _fixed_point_lines,
+    _generator,
+    _stack_censuses,
+)
 from .attractor import attractor_report, lyapunov_exponent
+from .attractors import census
 from .compare import compare_dynamics
 from .fixed_points import find_fixed_points
 from .linearisation import linearise
 from .pca import fit_pca, project
 
 __all__ = ["analyze_run", "context_step_function", "analysis_summary", "save_analysis",
-           "load_analysis", "ANALYSIS_SCHEMA_VERSION"]
+           "load_analysis", "ANALYSIS_SCHEMA_VERSION", "SUPPORTED_ANALYSIS_SCHEMA_VERSIONS"]
 
-ANALYSIS_SCHEMA_VERSION = 1
+ANALYSIS_SCHEMA_VERSION = 2
+#: versions :func:`load_analysis` reads (1: before the attractor census; its files lack the
+#: ``attractor_*`` / ``start_*`` variables and fixed-point classifications)
+SUPPORTED_ANALYSIS_SCHEMA_VERSIONS = (1, 2)
+#: per-context free runs of the census last at least this many time constants τ
+_CENSUS_MIN_TAUS = 50
 
 
 def context_step_function(ds: xr.Dataset, context: str):
@@ -76,11 +95,59 @@ def _noise_floor_segment(ds, context, length):
     return None
 
 
+def _analyse_context(ds, c, key, *, n_starts, census_starts, census_options, fp_options,
+                     lyapunov_steps, eigenvectors):
+    """Census, fixed points (with linearisation) and Lyapunov exponent of one context."""
+    dt = float(ds.attrs["dt"])
+    k_starts, k_census, k_pick, k_fp, k_lyap = jax.random.split(key, 5)
+    network, step_fn = context_step_function(ds, c)
+    states = _valid(ds["states"].sel(context=c).values)
+    options = {"min_steps": max(1000, int(np.ceil(_CENSUS_MIN_TAUS * network.tau / dt))),
+               **(census_options or {})}
+    cen = census(step_fn, _census_starts(states, census_starts, k_starts), dt=dt, key=k_census,
+                 **options)
+    pick = _generator(k_pick).choice(len(states), min(n_starts, len(states)), replace=False)
+    starts = np.concatenate([states[pick], _distinct_ends(cen)])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fps = find_fixed_points(step_fn, starts, key=k_fp, dt=dt, **fp_options)
+    notes = [str(w.message) for w in caught]
+    if fps.sizes["fixed_point"]:
+        fps = linearise(step_fn, fps, dt=dt, eigenvectors=eigenvectors)
+        if not eigenvectors:
+            fps = fps.drop_vars("jacobian")  # N² per point: kept only with eigenvectors
+        fps["rate"] = (("fixed_point", "unit"),
+                       np.asarray(rates(network, jnp.asarray(fps["state"].values))))
+    fps = fps.assign_coords(fixed_point_context=("fixed_point", [c] * fps.sizes["fixed_point"]))
+    # the network's largest Lyapunov exponent along its own free-running attractor
+    lyap = lyapunov_exponent(step_fn, jnp.asarray(states[-1]), n_steps=lyapunov_steps,
+                             dt=dt, transient=min(1000, lyapunov_steps), key=k_lyap)
+    resolved = cen["attractor_kind"].values != "unresolved"
+    if not resolved.any():
+        notes.append(f"the census found NO attractor: all {cen.sizes['start']} free runs ended "
+                     "unresolved or diverged (see start_outcome)")
+    info = dict(n_fixed=int(fps.attrs.get("n_fixed", 0)), n_slow=int(fps.attrs.get("n_slow", 0)),
+                lyapunov_exponent_network=float(np.asarray(lyap)[0]),
+                n_attractors=int(resolved.sum()),
+                n_unresolved_runs=int(cen.attrs["n_unresolved"] + cen.attrs["n_diverged"]),
+                n_unsettled_runs=int(cen.attrs["n_unsettled"]),
+                census_steps=int(cen.attrs["n_steps_run"]), notes=notes)
+    return network, fps, cen, info
+
+
 def analyze_run(ds: xr.Dataset, *, contexts=None, key, n_starts: int = 128,
                 n_components: int = 3, lyapunov_steps: int = 5000,
                 fixed_point_options: dict | None = None, eigenvectors: bool = False,
+                census_starts: int = 64, census_options: dict | None = None,
                 progress: bool = True) -> xr.Dataset:
-    """Fixed points, PCA, context comparison and attractor metrics of a fitted run.
+    """Attractor census, fixed points, PCA, context comparison and attractor metrics of a run.
+
+    Per context, an attractor census (:func:`~brainbias.analysis.attractors.census`) runs the
+    context's map from ``census_starts`` states — half sampled from the stored free run, half
+    Gaussian around its centroid with twice its RMS spread per unit (at least 0.5) — for at
+    least ``max(1000 steps, 50 τ)`` and until the runs settle (options in ``census_options``),
+    and accounts for every end. The fixed-point search starts from ``n_starts`` stored states
+    plus up to 8 census ends per attractor and every unresolved end.
 
     Parameters
     ----------
@@ -89,9 +156,10 @@ def analyze_run(ds: xr.Dataset, *, contexts=None, key, n_starts: int = 128,
     contexts : list of str, optional
         Contexts to analyse (default all).
     key : jax.random.PRNGKey
-        For the fixed-point starts and the Lyapunov tangent basis.
+        For the census and fixed-point starts and the Lyapunov tangent bases.
     n_starts : int
-        Fixed-point starts per context, drawn from the stored free-running states.
+        Fixed-point starts per context drawn from the stored free-running states (the census
+        ends come on top).
     n_components : int
         PCA components kept (shared basis fitted on the pooled rates of the chosen contexts).
     lyapunov_steps : int
@@ -100,6 +168,11 @@ def analyze_run(ds: xr.Dataset, *, contexts=None, key, n_starts: int = 128,
         Passed on to :func:`~brainbias.analysis.fixed_points.find_fixed_points`.
     eigenvectors : bool
         Also keep Jacobians and right/left eigenvectors (N² numbers per fixed point).
+    census_starts : int
+        Free runs of the census per context.
+    census_options : dict, optional
+        Passed on to :func:`~brainbias.analysis.attractors.census` (``n_steps``,
+        ``max_steps`` and its ``CENSUS_OPTIONS``; ``min_steps`` overrides the 50 τ default).
 
     Returns
     -------
@@ -109,14 +182,31 @@ def analyze_run(ds: xr.Dataset, *, contexts=None, key, n_starts: int = 128,
         ``trajectory_pcs`` (context, time, component), ``fixed_point_pcs``
         (fixed_point, component); pairwise ``procrustes_distance``, ``cca_similarity``,
         ``dsa_distance`` (context, other_context); per-context attractor metrics with their
-        noise floors and Lyapunov exponents.
+        noise floors and Lyapunov exponents. Fixed points carry their ``classification``
+        (stable node/focus, saddle with ``fixed_point_unstable_dimension_map``, unstable
+        node/focus, marginal) and rates in both conventions (``fixed_point_decay_rate`` per unit
+        time, ``…_per_step``; ``fixed_point_oscillation_frequency``).
+
+        The census of every context (schema version 2): dims ``attractor`` (coordinate
+        ``attractor_context``) and ``start`` (``start_context``) with the census variables —
+        ``attractor_kind``, ``attractor_state``, ``attractor_period`` (+ ``_steps``),
+        ``attractor_frequency``, ``attractor_decay_rate``, ``attractor_n_starts``,
+        ``attractor_lyapunov_exponent``, ``attractor_slowest_eigenvalue_real/_imag``,
+        ``floquet_multiplier_real/_imag`` (attractor, floquet_mode), ``start_attractor``
+        (indexing this ``attractor`` dim, −1 unresolved), ``start_outcome``,
+        ``start_settled``, ``start_end_state``, ``start_end_speed``,
+        ``start_lyapunov_exponent`` — plus ``attractor_pcs`` (attractor, component) and
+        ``attractor_orbit_pcs`` (attractor, orbit_step, component), the attractors' rates in the
+        shared PCA basis (orbit states themselves are not stored); per context
+        ``n_attractors``, ``n_unresolved_runs``, ``n_unsettled_runs``, ``census_steps``.
 
     Raises
     ------
     SchemaError
         Not a valid results Dataset.
     ConfigError
-        Unknown context names, ``n_components`` larger than the units.
+        Unknown context names, ``n_components`` larger than the units, ``census_starts`` < 1
+        or an unknown census option.
     """
     _results.validate(ds)
     names = [str(c) for c in ds["context"].values]
@@ -127,37 +217,24 @@ def analyze_run(ds: xr.Dataset, *, contexts=None, key, n_starts: int = 128,
     if not 1 <= n_components <= n_units:
         raise ConfigError(f"n_components: expected 1 … {n_units} (the number of units), "
                           f"got {n_components}.")
+    if isinstance(census_starts, bool) or not isinstance(census_starts, (int, np.integer)) \
+            or census_starts < 1:
+        raise ConfigError(f"census_starts: expected an integer ≥ 1, got {census_starts!r}.")
     dt = float(ds.attrs["dt"])
-    keys = jax.random.split(key, 2 * len(contexts))
+    keys = jax.random.split(key, len(contexts))
     fp_options = dict(fixed_point_options or {})
 
     from tqdm.auto import tqdm
 
-    fixed_sets, per_context = [], {}
+    fixed_sets, censuses, per_context = [], [], {}
     bar = tqdm(contexts, desc="analyse", unit="context", disable=not progress, leave=False)
     for i, c in enumerate(bar):
-        network, step_fn = context_step_function(ds, c)
-        states = _valid(ds["states"].sel(context=c).values)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            fps = find_fixed_points(step_fn, states, key=keys[2 * i],
-                                    n_starts=min(n_starts, len(states)), dt=dt, **fp_options)
-        notes = [str(w.message) for w in caught]
-        if fps.sizes["fixed_point"]:
-            fps = linearise(step_fn, fps, dt=dt, eigenvectors=eigenvectors)
-            if not eigenvectors:
-                fps = fps.drop_vars("jacobian")  # N² per point: kept only with eigenvectors
-            fps["rate"] = (("fixed_point", "unit"),
-                           np.asarray(rates(network, jnp.asarray(fps["state"].values))))
-        fps = fps.assign_coords(fixed_point_context=("fixed_point", [c] * fps.sizes["fixed_point"]))
+        network, fps, cen, per_context[c] = _analyse_context(
+            ds, c, keys[i], n_starts=n_starts, census_starts=census_starts,
+            census_options=census_options, fp_options=fp_options, lyapunov_steps=lyapunov_steps,
+            eigenvectors=eigenvectors)
         fixed_sets.append(fps)
-        # the network's largest Lyapunov exponent along its own free-running attractor
-        lyap = lyapunov_exponent(step_fn, jnp.asarray(states[-1]), n_steps=lyapunov_steps,
-                                 dt=dt, transient=min(1000, lyapunov_steps), key=keys[2 * i + 1])
-        per_context[c] = dict(n_fixed=int(fps.attrs.get("n_fixed", 0)),
-                              n_slow=int(fps.attrs.get("n_slow", 0)),
-                              lyapunov_exponent_network=float(np.asarray(lyap)[0]),
-                              notes=notes)
+        censuses.append(cen)
 
     fixed = xr.concat(fixed_sets, dim="fixed_point", combine_attrs="drop_conflicts",
                       data_vars="all", coords="minimal", compat="override", join="outer") \
@@ -186,6 +263,7 @@ def analyze_run(ds: xr.Dataset, *, contexts=None, key, n_starts: int = 128,
         out[f"fixed_point_{name}" if not name.startswith("fixed_point") else name] = fixed[name]
     out = out.assign_coords(fixed_point_context=fixed["fixed_point_context"]) \
         if "fixed_point_context" in fixed.coords else out
+    out = out.merge(_stack_censuses(censuses, contexts, network, pca))
 
     # how different the contexts' dynamics are (pairwise, on the free-running rates)
     n_ctx = len(contexts)
@@ -236,7 +314,8 @@ def analyze_run(ds: xr.Dataset, *, contexts=None, key, n_starts: int = 128,
     for m, v in attractor.items():
         out[m] = (("context",), v)
     out["state_space_bins"] = (("context",), bins)
-    for m in ("n_fixed", "n_slow", "lyapunov_exponent_network"):
+    for m in ("n_fixed", "n_slow", "lyapunov_exponent_network", "n_attractors",
+              "n_unresolved_runs", "n_unsettled_runs", "census_steps"):
         out[m] = (("context",), np.array([per_context[c][m] for c in contexts]))
     out["lyapunov_exponent_target"] = (("context",), ds["lyapunov_exponent"].sel(
         context=contexts).values.astype(float))
@@ -258,6 +337,11 @@ def analyze_run(ds: xr.Dataset, *, contexts=None, key, n_starts: int = 128,
         power_spectrum_smoothing=20.0,
         noise_floor="independent segment of the same target (its training part), equal length",
         n_starts=n_starts,
+        census_starts=census_starts,
+        census_settings=json.dumps({c: json.loads(cen.attrs["options"])
+                                    for c, cen in zip(contexts, censuses, strict=True)},
+                                   sort_keys=True),
+        census_rule=str(censuses[0].attrs["start_attractor_rule"]),
     )
     return out
 
@@ -310,6 +394,7 @@ def analysis_summary(an: xr.Dataset) -> str:
             p = an.sel(context=a, other_context=b)
             lines.append(f"  {a} vs {b}: {f(p['procrustes_distance'])} / "
                          f"{f(p['cca_similarity'])} / {f(p['dsa_distance'])}")
+    lines += _census_lines(an) + _fixed_point_lines(an)
     ev = an["explained_variance_ratio"].values
     lines.append(f"shared PCA: {len(ev)} components explain {ev.sum():.1%} of the pooled rate "
                  "variance")
@@ -329,7 +414,8 @@ def save_analysis(an: xr.Dataset, path, *, force: bool = False):
 
 
 def load_analysis(path) -> xr.Dataset:
-    """Read an ``analysis.nc``; refuses files of another analysis schema version."""
+    """Read an ``analysis.nc``; refuses files of an analysis schema version not in
+    ``SUPPORTED_ANALYSIS_SCHEMA_VERSIONS`` (version 1 files load without the census)."""
     from pathlib import Path
 
     from .._errors import DataError, SchemaError
@@ -340,7 +426,7 @@ def load_analysis(path) -> xr.Dataset:
     with xr.open_dataset(path, engine="h5netcdf") as f:
         an = f.load()
     version = an.attrs.get("analysis_schema_version")
-    if version is None or int(version) != ANALYSIS_SCHEMA_VERSION:
+    if version is None or int(version) not in SUPPORTED_ANALYSIS_SCHEMA_VERSIONS:
         raise SchemaError(f"{path}: analysis schema version {version!r} is not supported "
-                          f"(expected {ANALYSIS_SCHEMA_VERSION}).")
+                          f"(this brainbias reads {SUPPORTED_ANALYSIS_SCHEMA_VERSIONS}).")
     return an

@@ -36,7 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._errors import ConfigError, DataError, did_you_mean
-from ..control import Controller, effective_readout
+from ..control import Controller, effective_leak, effective_readout
 from ..network import MODES, Network, output, step
 
 __all__ = ["import_brainpy", "to_brainpy", "run_brainpy"]
@@ -93,10 +93,12 @@ def _model_class():
         ``dt`` (attribute ``dt``), and a BrainPy runner must use the same.
         """
 
-        def __init__(self, network, bias, initial_state, readout, mode, output_mask, name=None):
+        def __init__(self, network, bias, initial_state, readout, mode, output_mask, leak=None,
+                     name=None):
             super().__init__(name=name)
             self.network = network
             self.bias = bias
+            self.leak = leak  # a trained time constant's leak dt/tau (None: network.tau)
             self.readout_weights = readout
             self.mode_name = mode
             self.output_mask = output_mask
@@ -132,7 +134,8 @@ def _model_class():
                 feedback = self.y.value
                 if self.output_mask is not None:
                     feedback = feedback * self.output_mask
-            new = step(self.network, self.x.value, self.bias, inputs=u, feedback=feedback)
+            new = step(self.network, self.x.value, self.bias, inputs=u, feedback=feedback,
+                       leak=self.leak)
             self.x.value = new
             self.y.value = output(self.network, new, self.readout_weights)
             return self.y.value
@@ -178,8 +181,9 @@ def to_brainpy(
         The fixed weights (copied by reference into the model; nothing is trainable there).
     controller_or_bias : Controller or array
         A :class:`~brainbias.control.Controller` (its ``context`` row of ``bias`` and
-        ``initial_state`` and its effective readout are used), or a bias array of shape
-        (unit,), or (context, unit) together with an integer ``context``.
+        ``initial_state``, its effective readout and, for a ``bias+tau`` fit, its trained time
+        constant are used), or a bias array of shape (unit,), or (context, unit) together with
+        an integer ``context``.
     context : str or int, optional
         Context name (Controller) or row index (bias array). May be omitted when there is only
         one context.
@@ -246,7 +250,9 @@ def to_brainpy(
         bias = controller.bias[index]
         x0 = controller.initial_state[index]
         default_readout = effective_readout(network, controller)
+        leak = effective_leak(network, controller)
     else:
+        leak = None
         bias = jnp.asarray(controller_or_bias, dtype=dtype)
         if bias.ndim == 2:
             if context is None and bias.shape[0] == 1:
@@ -270,7 +276,9 @@ def to_brainpy(
     readout = _check_shape("readout", readout, (network.n_outputs, n), dtype)
     if output_mask is not None:
         output_mask = _check_shape("output_mask", output_mask, (network.n_outputs,), dtype)
-    return _model_class()(network, bias, x0, readout, mode, output_mask, name=name)
+    if leak is not None:
+        leak = jnp.asarray(leak, dtype)
+    return _model_class()(network, bias, x0, readout, mode, output_mask, leak=leak, name=name)
 
 
 def _check_shape(what, array, shape, dtype):

@@ -227,3 +227,51 @@ def test_jacobian_batches_agree_with_one_batch():
     np.testing.assert_array_equal(a["jacobian"].values, b["jacobian"].values)
     expected = jax.vmap(jax.jacfwd(f))(jnp.asarray(x))
     np.testing.assert_allclose(a["jacobian"].values, expected, atol=1e-15)
+
+
+@pytest.mark.parametrize("spectrum, expected, n_unstable", [
+    ([1.5, 1.2, 0.3, -0.4], "saddle", 2),
+    ([1.5, 1.2, 1.1, 1.3], "unstable_node", 4),
+    ([1.5 + 1.0j, 1.5 - 1.0j, 1.2, 1.1], "unstable_focus", 4),
+    ([0.6 + 0.8j, 0.6 - 0.8j, 0.2, -0.3], "stable_focus", 0),
+    ([0.7, 0.2, -0.3, 0.5], "stable_node", 0),
+    ([1.0, 0.2, -0.3, 0.5], "marginal", 0),
+])
+def test_classification_and_time_scales_of_linear_systems(spectrum, expected, n_unstable):
+    # Identity network x ← x + a(−x + W x + b): map eigenvalues λ = 1 + a(ν − 1) for the
+    # eigenvalues ν of W = V blockdiag(ν) Vᵀ; continuous-time eigenvalues log(λ)/dt.
+    dt, tau = 0.1, 0.5
+    a = dt / tau
+    block = np.zeros((4, 4))
+    for i, nu in enumerate(spectrum):
+        block[i, i] = np.real(nu)
+    if np.iscomplexobj(np.asarray(spectrum)):
+        block[0, 1], block[1, 0] = -np.imag(spectrum[0]), np.imag(spectrum[0])
+    v = np.linalg.qr(np.random.default_rng(9).normal(size=(4, 4)))[0]
+    f = autonomous_map(network_from_weights(v @ block @ v.T, nonlinearity="identity", dt=dt,
+                                            tau=tau), jnp.asarray(np.ones(4)))
+    lin = linearise(f, np.zeros((1, 4)), dt=dt, eigenvectors=False)  # linear: any point
+    lam = 1 + a * (np.asarray(spectrum, complex) - 1)
+    dom = lam[np.argmax(np.abs(lam))]
+    assert str(lin["classification"].values[0]) == expected
+    assert int(lin["unstable_dimension_map"][0]) == n_unstable
+    mu = lin["continuous_eigenvalue_real"].values[0] + 1j * lin["continuous_eigenvalue_imag"]\
+        .values[0]
+    # 4×4 normal matrix: eigenvalues to rounding, 1e-12
+    assert _matched(mu, np.log(lam) / dt) < 1e-12
+    assert float(lin["decay_rate"][0]) == pytest.approx(-np.log(abs(dom)) / dt, abs=1e-12)
+    assert float(lin["decay_rate_per_step"][0]) == pytest.approx(-np.log(abs(dom)), abs=1e-12)
+    freq = float(lin["oscillation_frequency"][0])
+    if expected.endswith("focus"):
+        assert freq == pytest.approx(abs(np.angle(dom)) / (2 * np.pi * dt), rel=1e-12)
+        assert float(lin["oscillation_frequency_per_step"][0]) == pytest.approx(freq * dt)
+    else:
+        assert np.isnan(freq)
+
+
+def test_a_negative_dominant_multiplier_is_a_focus_at_the_nyquist_frequency():
+    # dt = τ (a = 1): λ = ν. A dominant λ = −0.9 flips sign every step: period 2 steps.
+    lin = linearise(lambda x: jnp.array([-0.9, 0.5]) * x, np.zeros((1, 2)), dt=0.1)
+    assert str(lin["classification"].values[0]) == "stable_focus"
+    assert float(lin["oscillation_frequency"][0]) == pytest.approx(1 / (2 * 0.1))
+    assert float(lin["decay_rate"][0]) == pytest.approx(-np.log(0.9) / 0.1)

@@ -56,6 +56,14 @@ def test_analysis_has_every_part_per_context(fitted, analysis):
     assert np.isfinite(float(analysis["lyapunov_exponent_network"].sel(context="lorenz")))
     text = analysis_summary(analysis)
     assert "lorenz vs van_der_pol" in text and "D_stsp" in text
+    # the census accounts for every free run of every context
+    for c in contexts:
+        runs = analysis["start_context"].values == c
+        index = analysis["start_attractor"].values[runs]
+        outcome = analysis["start_outcome"].values[runs]
+        assert np.all((index >= 0) == np.isin(outcome, ["fixed_point", "limit_cycle"]))
+        assert np.all(analysis["attractor_context"].values[index[index >= 0]] == c)
+        assert f"context {c}:" in text
 
 
 def test_fixed_points_are_fixed_points_of_the_stored_network(fitted, analysis):
@@ -91,6 +99,83 @@ def test_bad_analysis_requests(fitted):
         analyze_run(fitted.drop_vars("states"), key=jax.random.PRNGKey(0), progress=False)
 
 
+@pytest.fixture(scope="module")
+def bistable(fitted):
+    """The tiny run with its weights replaced: unit 0 excites itself (w = 2) and listens to no
+    one, the rest is weakly coupled, no feedback, zero bias. Fixed points: a saddle at 0 and
+    two stable ones with x0 = ±1.9150 (x0 = 2 tanh x0). The stored "lorenz" window is 10
+    steps from near the saddle (unit 0 grows by 1 + a = 1.2 a step from 1e-3): it never gets
+    near either attractor."""
+    from brainbias import results, simulate
+
+    ds = fitted.copy(deep=True)
+    n = ds.sizes["unit"]
+    rng = np.random.default_rng(0)
+    w = rng.normal(0, 0.3 / np.sqrt(n), (n, n))
+    w[0] = 0.0
+    w[0, 0] = 2.0
+    ds["recurrent_weights"][:] = w
+    ds["feedback_weights"][:] = 0.0
+    ds["bias"][:] = 0.0
+    x0 = rng.normal(0, 1e-3, n)
+    x0[0] = 1e-3
+    states, _ = simulate(results.network_from_dataset(ds), np.zeros(n), x0, n_steps=10)
+    stored = np.full(ds["states"].shape[1:], np.nan)
+    stored[:10] = np.asarray(states)
+    ds["states"].loc[{"context": "lorenz"}] = stored
+    ds["rates"].loc[{"context": "lorenz"}] = np.tanh(stored).astype(np.float32)
+    an = analyze_run(ds, contexts=["lorenz"], key=jax.random.PRNGKey(1), n_starts=16,
+                     lyapunov_steps=500, census_starts=32, progress=False)
+    return stored[:10], an
+
+
+def test_analyze_run_finds_attractors_the_stored_window_never_reaches(bistable, tmp_path):
+    stored, an = bistable
+    assert an["attractor_kind"].values.tolist() == ["stable_node", "stable_node"]
+    states = an["attractor_state"].values
+    np.testing.assert_allclose(np.sort(states[:, 0]), [-1.9150, 1.9150], atol=1e-4)
+    assert np.min(np.linalg.norm(stored[:, None] - states[None], axis=2)) > 1.0
+    # every free-run end accounted for; both attractors reached
+    index = an["start_attractor"].values
+    assert an.sizes["start"] == 32 and np.all(index >= 0)
+    assert all(an["attractor_n_starts"].values > 0) and an["attractor_n_starts"].sum() == 32
+    assert int(an["n_attractors"].sel(context="lorenz")) == 2
+    # the fixed-point search (seeded with the census ends too) has both, and the saddle at 0
+    fp = an["fixed_point_state"].values
+    kinds = an["fixed_point_classification"].values
+    for x in states:
+        i = int(np.argmin(np.linalg.norm(fp - x, axis=1)))
+        assert np.linalg.norm(fp[i] - x) < 1e-6 and kinds[i] == "stable_node"
+    saddle = np.flatnonzero(kinds == "saddle")
+    assert len(saddle) == 1 and np.max(np.abs(fp[saddle[0]])) < 1e-8
+    assert int(an["fixed_point_unstable_dimension_map"][saddle[0]]) == 1
+    # two methods: the QR Lyapunov exponent of the run from the stored end (which goes to the
+    # x0 > 0 node) is the log of that node's slowest multiplier, −decay rate. 500 steps of QR
+    # at a node: the initial tangent's projection costs ~log(10)/(500 dt) ≈ 0.25 /s at most
+    plus = int(np.argmax(states[:, 0]))
+    assert float(an["lyapunov_exponent_network"].sel(context="lorenz")) == pytest.approx(
+        -float(an["attractor_decay_rate"][plus]), abs=0.25)
+    text = analysis_summary(an)
+    assert "context lorenz: 2 attractors: stable node (decay" in text
+    assert "reached by" in text and "saddle (1 unstable)" in text
+    path = save_analysis(an, tmp_path / "bistable.nc")
+    xr.testing.assert_identical(load_analysis(path), an)
+
+
+def test_version_1_analysis_files_still_load_and_summarise(analysis, tmp_path):
+    from brainbias.plotting import save_analysis_figures
+
+    census_vars = [v for v in analysis.data_vars if v.startswith(("attractor_", "start_",
+                                                                  "floquet_"))]
+    old = analysis.drop_vars(census_vars + ["attractor_context", "start_context",
+                                            "fixed_point_classification"])
+    old.attrs["analysis_schema_version"] = 1
+    path = save_analysis(old, tmp_path / "v1.nc")
+    text = analysis_summary(load_analysis(path))
+    assert "attractor census" not in text and "Procrustes" in text
+    assert len(save_analysis_figures(load_analysis(path), tmp_path)) == 3
+
+
 def test_analyze_cli(fitted, tmp_path, capsys):
     from brainbias import results
 
@@ -98,7 +183,10 @@ def test_analyze_cli(fitted, tmp_path, capsys):
     args = ["analyze", str(tmp_path / "run.nc"), "--starts", "16", "--no-progress"]
     assert main(args) == 0
     assert (tmp_path / "analysis.nc").exists() and (tmp_path / "eigenvalues.png").exists()
-    assert "Procrustes" in capsys.readouterr().out
+    assert (tmp_path / "phase_portraits.png").exists()
+    printed = capsys.readouterr().out
+    assert "Procrustes" in printed and "attractor census" in printed
+    assert "context lorenz:" in printed and "fixed points by kind" in printed
     assert main(args) == 2  # refuses to overwrite
     assert "exists" in capsys.readouterr().err
     assert main(args + ["--force", "--context", "van_der_pol", "--no-figures"]) == 0

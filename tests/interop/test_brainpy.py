@@ -134,3 +134,29 @@ def test_export_errors(bp_modules):
         with pytest.raises(ConfigError, match="takes no input"):
             bp.DSRunner(model, monitors=["x"], dt=model.dt, progress_bar=False).run(
                 inputs=np.asarray(inputs))
+
+
+@pytest.mark.parametrize("mode", ["autonomous", "closed_loop"])
+def test_export_of_a_trained_time_constant_uses_it(bp_modules, mode):
+    """A bias+tau controller: the BrainPy model steps with the trained τ, not the network's."""
+    import dataclasses
+
+    from brainbias.control import effective_leak
+
+    bp, bm = bp_modules
+    from brainbias.interop.brainpy import to_brainpy
+
+    net = make_network(N_UNITS, n_outputs=2, dt=0.1, tau=1.0, key=jax.random.PRNGKey(0))
+    ctrl = make_controller(net, ["a"], mode="bias+tau", bias_scale=0.5,
+                           initial_state_scale=1.0, key=jax.random.PRNGKey(1))
+    ctrl = dataclasses.replace(ctrl, leak_logit=jnp.asarray(0.7))  # a "trained" τ ≈ 0.15
+    leak = effective_leak(net, ctrl)
+    states, outputs = simulate(net, ctrl.bias[0], ctrl.initial_state[0], mode=mode,
+                               n_steps=N_STEPS, leak=leak)
+    x, y = _run_brainpy(bp, bm, to_brainpy(net, ctrl, mode=mode))
+    # the same float64 steps (measured: bit-identical); see the tolerance note above
+    np.testing.assert_allclose(x, np.asarray(states), rtol=0, atol=1e-11)
+    np.testing.assert_allclose(y, np.asarray(outputs), rtol=0, atol=1e-11)
+    untrained, _ = simulate(net, ctrl.bias[0], ctrl.initial_state[0], mode=mode,
+                            n_steps=N_STEPS)
+    assert np.abs(np.asarray(untrained) - x).max() > 1e-2  # the network's own τ differs
