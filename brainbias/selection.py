@@ -21,11 +21,10 @@ import numpy as np
 
 from ._errors import ConfigError, check_int
 from .control import effective_leak, effective_readout
-from .metrics import valid_prediction_time
 from .network import simulate
 from .trajectory import Trajectory
 
-__all__ = ["ValidationSelector", "free_run", "forecast_errors"]
+__all__ = ["ValidationSelector", "free_run", "forecast_errors", "valid_prediction_steps"]
 
 
 def free_run(network, controller, context: int, teacher, n_steps: int):
@@ -71,6 +70,15 @@ def forecast_errors(network, controller, context: int, trajectory, *, washout: i
         return jnp.linalg.norm(y - truth, axis=1) / scale
 
     return np.asarray(jax.jit(jax.vmap(one))(starts))
+
+
+def valid_prediction_steps(errors, threshold: float = 0.4) -> np.ndarray:
+    """Leading steps of each row of ``errors`` (start, time) within ``threshold`` (the whole
+    row if it never exceeds it; NaN counts as exceeded), as
+    :func:`brainbias.metrics.valid_prediction_time` counts them."""
+    errors = np.asarray(errors)
+    over = ~(errors <= threshold)
+    return np.where(over.any(axis=1), np.argmax(over, axis=1), errors.shape[1])
 
 
 @dataclasses.dataclass
@@ -158,8 +166,7 @@ class ValidationSelector:
             horizon = max(2, min(len(y) - self.washout - 1, 5 * self._lyapunov_steps(traj)))
             errors = forecast_errors(network, controller, c, y, washout=self.washout,
                                      horizon=horizon, n_starts=self.n_vpt_starts)
-            over = [np.flatnonzero(~(e <= 0.4)) for e in errors]
-            steps = [o[0] if o.size else len(e) for o, e in zip(over, errors, strict=True)]
+            steps = valid_prediction_steps(errors)
             vpts.append(float(np.median(steps)) * traj.dt * (traj.lyapunov_exponent or 1.0))
         score, vpt = float(np.mean(d_values)), float(np.mean(vpts))
         self.history.append({"iteration": int(iteration), "state_space_divergence": score,

@@ -362,8 +362,9 @@ def _chunk_impl(trainable, frozen, opt_state, data, key, start, config, n_steps)
 
     adaptive = config.run_mode == "closed_loop" and config.teacher_forcing == "adaptive"
     if adaptive:
-        alpha = _adaptive_strength(trainable, frozen, data, jax.random.fold_in(jax.random.fold_in(key, 2**31 - 1), start),
-                                   config)
+        # its own stream of the key, apart from the per-iteration window draws
+        alpha_key = jax.random.fold_in(jax.random.fold_in(key, 2**31 - 1), start)
+        alpha = _adaptive_strength(trainable, frozen, data, alpha_key, config)
 
     def body(carry, i):
         trainable, opt_state = carry

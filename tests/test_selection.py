@@ -36,8 +36,8 @@ def test_forecast_errors_are_zero_for_a_perfect_model_and_match_the_definition()
                              n_starts=3)
     assert errors.shape == (3, 50) and np.all(np.isfinite(errors))
     # definition: e_t = |ŷ − y| / sqrt(mean |y − ȳ|²), checked on the first start by hand
-    from brainbias.training import warm_up
     from brainbias.network import simulate
+    from brainbias.training import warm_up
 
     truth = cycle().outputs[:71]
     x = warm_up(net, ctrl.bias[0], ctrl.initial_state[0], run_mode="closed_loop",
@@ -87,3 +87,17 @@ def test_selector_rejects_bad_arguments():
         ValidationSelector(cycle(), every=0)
     with pytest.raises(ConfigError, match="Trajectory"):
         ValidationSelector([np.zeros((10, 2))], every=10)
+
+
+def test_valid_prediction_steps_counts_like_valid_prediction_time():
+    from brainbias.metrics import valid_prediction_time
+    from brainbias.selection import valid_prediction_steps
+
+    y = np.sin(np.arange(200) * 0.1)[:, None]
+    preds = [y + np.arange(200)[:, None] * s for s in (0.002, 0.01, 0.05)] + [y.copy()]
+    preds[2][5] = np.nan  # diverged: exceeded from there on
+    scale = np.sqrt(np.mean(np.sum((y - y.mean(0)) ** 2, 1)))
+    errors = np.stack([np.linalg.norm(p - y, axis=1) / scale for p in preds])
+    want = [valid_prediction_time(y, p, dt=1.0)["steps"] for p in preds]
+    assert valid_prediction_steps(errors).tolist() == want
+    assert want[-1] == 200 and want[2] <= 5  # the never-exceeded and the NaN cases

@@ -32,7 +32,12 @@ from brainbias.analysis.attractor import (
     power_spectrum_distance,
     state_space_divergence,
 )
-from brainbias.selection import ValidationSelector, forecast_errors, free_run
+from brainbias.selection import (
+    ValidationSelector,
+    forecast_errors,
+    free_run,
+    valid_prediction_steps,
+)
 from brainbias.targets import lorenz
 from brainbias.training import warm_up
 
@@ -55,9 +60,7 @@ def vpt_scores(network, controller, test, *, dt, washout, n_starts, horizon):
     """Valid prediction times (Lyapunov times) and error curves from held-out starts."""
     errors = forecast_errors(network, controller, 0, test, washout=washout, horizon=horizon,
                              n_starts=n_starts)
-    over = [np.flatnonzero(~(e <= 0.4)) for e in errors]
-    steps = np.array([o[0] if o.size else len(e) for o, e in zip(over, errors, strict=True)])
-    return steps * dt * LORENZ_LYAPUNOV, errors
+    return valid_prediction_steps(errors) * dt * LORENZ_LYAPUNOV, errors
 
 
 def score(network, controller, data, *, dt, free_run_time=1000.0, n_vpt_starts=24,
