@@ -431,7 +431,8 @@ def census_summary(cen: xr.Dataset, *, label: str = "census", n_steps=None) -> s
         text = (f"{label}: {len(resolved)} attractor{'s' if len(resolved) > 1 else ''}: "
                 + ", ".join(parts))
     else:
-        text = f"{label}: NO attractor found"
+        # chaotic or quasi-periodic runs are attractors too, just not ones the census resolves
+        text = f"{label}: NO fixed point or cycle found"
     outcome = cen["start_outcome"].values
     loose = np.isin(outcome, _UNRESOLVED)
     if loose.any():

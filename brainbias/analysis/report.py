@@ -124,8 +124,8 @@ def _analyse_context(ds, c, key, *, n_starts, census_starts, census_options, fp_
                              dt=dt, transient=min(1000, lyapunov_steps), key=k_lyap)
     resolved = cen["attractor_kind"].values != "unresolved"
     if not resolved.any():
-        notes.append(f"the census found NO attractor: all {cen.sizes['start']} free runs ended "
-                     "unresolved or diverged (see start_outcome)")
+        notes.append(f"the census found NO fixed point or cycle: all {cen.sizes['start']} free "
+                     "runs ended unresolved (e.g. chaotic) or diverged (see start_outcome)")
     info = dict(n_fixed=int(fps.attrs.get("n_fixed", 0)), n_slow=int(fps.attrs.get("n_slow", 0)),
                 lyapunov_exponent_network=float(np.asarray(lyap)[0]),
                 n_attractors=int(resolved.sum()),

@@ -219,7 +219,7 @@ def test_chaotic_map_is_unresolved_with_lyapunov_evidence():
     tol = 5 * np.std(logs) / np.sqrt(len(logs))
     np.testing.assert_allclose(c["start_lyapunov_exponent"].values, np.log(2), atol=tol)
     text = census_summary(c, label="logistic")
-    assert text.startswith("logistic: NO attractor found") and "chaotic 5" in text
+    assert text.startswith("logistic: NO fixed point or cycle found") and "chaotic 5" in text
 
 
 def test_fixed_length_runs_report_that_they_did_not_settle():
