@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from brainbias import autonomous_map, make_network
-from brainbias.analysis.attractor import (
+from brainbias.analysis.attractor_metrics import (
     lyapunov_exponent,
     lyapunov_exponent_ode,
     power_spectrum_distance,

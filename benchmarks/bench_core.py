@@ -129,10 +129,10 @@ def training_step_vs_torch(n=500, t=500, batch=16, repeat=3):
 def contexts_scaling(n=300, contexts=(1, 8), iterations=20):
     """Cost of one training iteration with C contexts trained together (same windows each)."""
     from brainbias import Trajectory, make_controller, make_network
-    from brainbias import training as tr
     from brainbias._pytree import partition
     from brainbias.config import TrainingConfig
-    from brainbias.control import trainable_mask
+    from brainbias.training import loop as tr
+    from brainbias.training.control import trainable_mask
 
     cfg = TrainingConfig(n_iterations=iterations, chunk_size=iterations)
     dt = 0.02

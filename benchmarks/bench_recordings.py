@@ -8,7 +8,8 @@ Rows (one table; ``ratio`` = seconds / reference seconds):
 - ``bin+smooth``: ``bin_and_smooth`` (Elephant counts and Gaussian-smoothed rates, 10 ms bins,
   σ = 20 ms, [0, 1] s), reference: ``numpy.histogram`` counts of the same spikes.
 - ``fit``: the demo's fit of the shipped file (``analyses/configs/recording_demo.toml``;
-  ``--quick``: 200 iterations) through :func:`brainbias.population.run`, split into load+bin,
+  ``--quick``: 200 iterations) through :func:`brainbias.experiment.recording.run`, split into
+  load+bin,
   training (including its one compilation) and evaluation; reference: one forward simulation
   of all conditions (``training.observe`` of ``simulate``, jitted) per training iteration.
 - ``neurons``: seconds per training iteration with 100 vs 1000 recorded neurons (the 1000 are
@@ -65,7 +66,7 @@ def _pynwb_spike_times():
 def _synthetic_recording(n_neurons: int, n_per_condition: int, *, seed: int = 0):
     """Poisson spikes from the teacher's true PSTHs (10 ms bins over [-0.2, 1] s), resampled
     to ``n_neurons`` with random gains in [0.5, 1.5]."""
-    from brainbias.recordings import from_spike_times
+    from brainbias.data.recordings import from_spike_times
 
     with np.load(TEACHER, allow_pickle=False) as f:
         true = f["true_psth"].astype(float)  # (condition, time, neuron) Hz
@@ -98,8 +99,8 @@ def _iteration_cost(binned, rec, *, n_units: int, n_iterations: int):
 
     from brainbias import make_controller, make_network, simulate
     from brainbias.config import TrainingConfig
-    from brainbias.population import fit_heldout_readout, prepare
-    from brainbias.training import fit
+    from brainbias.experiment.recording import fit_heldout_readout, prepare
+    from brainbias.training.loop import fit
 
     data = prepare(binned, rec)
     targets = data.targets()
@@ -142,9 +143,9 @@ def run(quick: bool = False) -> list[dict]:
     import jax
 
     jax.config.update("jax_enable_x64", True)  # entry point: analysis precision like the CLI
-    from brainbias import population
     from brainbias.config import ExperimentConfig, RecordingConfig
-    from brainbias.recordings import bin_and_smooth, read_recording
+    from brainbias.data.recordings import bin_and_smooth, read_recording
+    from brainbias.experiment import recording as population
 
     rows = []
 

@@ -19,14 +19,14 @@ from .config import (
     RecordingConfig,
     TrainingConfig,
 )
-from .connectivity import ConnectivityConfig
-from .control import TRAINING_MODES, Controller, make_controller
-from .experiment import run
-from .network import Network, autonomous_map, make_network, simulate, vector_field
+from .data.targets import TARGETS, make_target
+from .data.trajectory import Trajectory
+from .experiment.pipeline import run
+from .models.connectivity import ConnectivityConfig
+from .models.rate import Network, autonomous_map, make_network, simulate, vector_field
 from .results import load, save
-from .targets import TARGETS, make_target
-from .training import TrainResult, fit
-from .trajectory import Trajectory
+from .training.control import TRAINING_MODES, Controller, make_controller
+from .training.loop import TrainResult, fit
 
 __all__ = [
     "__version__",

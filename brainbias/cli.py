@@ -88,7 +88,7 @@ def _common(p):
 
 
 def _fit(config, args, *, resume=False):
-    from .experiment import run, summary_table
+    from .experiment.pipeline import run, summary_table
 
     t0 = time.perf_counter()
     ds = run(config, out_dir=args.out, force=args.force, resume=resume,
@@ -142,8 +142,8 @@ def main(argv=None) -> int:
             config = _with_tau(ExperimentConfig.from_toml(args.config), args.tau)
             _fit(config, args, resume=args.resume)
         elif args.command == "demo":
-            from .demo import DEMO_CONFIG
-            from .experiment import replace_training
+            from .experiment.demo import DEMO_CONFIG
+            from .experiment.pipeline import replace_training
 
             config = DEMO_CONFIG
             if args.iterations is not None:
@@ -156,7 +156,7 @@ def main(argv=None) -> int:
                      eigenvectors=args.eigenvectors)
         elif args.command == "summary":
             from . import results
-            from .experiment import summary_table
+            from .experiment.pipeline import summary_table
 
             print(summary_table(results.load(args.run)))
     except TrainingInterrupted as exc:

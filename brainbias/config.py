@@ -16,9 +16,9 @@ import typing
 from pathlib import Path
 
 from ._errors import ConfigError, check_int, check_positive, did_you_mean
-from .connectivity import ConnectivityConfig
-from .control import TRAINING_MODES
-from .network import FORMS, MODES, NONLINEARITIES
+from .models.connectivity import ConnectivityConfig
+from .models.rate import FORMS, MODES, NONLINEARITIES
+from .training.control import TRAINING_MODES
 
 __all__ = [
     "NetworkConfig",
@@ -57,7 +57,8 @@ class NetworkConfig:
     targets' sampling interval (all targets must share it) and ``tau`` is in the same unit.
 
     ``tau`` is a number, or ``"auto"``: choose it by held-out performance over ``tau_grid``
-    (:mod:`brainbias.timescale`; default grid ``dt × 2^(k/2)``, k = 0 … 8, i.e. 1 … 16 × dt
+    (:mod:`brainbias.experiment.timescale`; default grid ``dt × 2^(k/2)``, k = 0 … 8, i.e. 1 … 16 ×
+    dt
     in steps of √2). With ``training.mode = "bias+tau"`` the time constant is also trained,
     starting from ``tau`` (or from each grid value under ``"auto"``).
     """
@@ -111,7 +112,8 @@ class TrainingConfig:
     Parameters
     ----------
     mode : {"bias", "bias+readout", "readout", "bias+tau", "all"}
-        Which parameters are trained (see :mod:`brainbias.control`); ``bias+tau`` trains the
+        Which parameters are trained (see :mod:`brainbias.training.control`); ``bias+tau`` trains
+        the
         biases and one global time constant.
     run_mode : {"closed_loop", "driven", "autonomous"}
         How the network runs: output fed back (generators), input-driven (tasks), or from the
@@ -253,20 +255,21 @@ class RecordingConfig:
     """A spike recording to fit (the ``[recording]`` table): reading, binning and the splits.
 
     One context per condition. The fit uses the training trials' PSTHs of the held-in neurons;
-    the held-out trials and neurons are only used for evaluation (:mod:`brainbias.population`).
+    the held-out trials and neurons are only used for evaluation
+    (:mod:`brainbias.experiment.recording`).
 
     Parameters
     ----------
     path : str, optional
         A file Neo can read. In a TOML file a relative path is resolved against the config
         file's folder, otherwise against the working directory. May be omitted when a
-        :class:`~brainbias.recordings.Recording` is passed in Python.
+        :class:`~brainbias.data.recordings.Recording` is passed in Python.
     io, condition_key, trial_key, align_event : str, optional
-        As :func:`brainbias.recordings.read_recording`.
+        As :func:`brainbias.data.recordings.read_recording`.
     t_start, t_stop : float, optional
         Analysis window, seconds on the (aligned) trial clock; default: what every trial covers.
     bin_size, kernel, kernel_width : float, str, float
-        As :func:`brainbias.recordings.bin_and_smooth` (seconds; ``bin_size`` is the network's
+        As :func:`brainbias.data.recordings.bin_and_smooth` (seconds; ``bin_size`` is the network's
         ``dt``).
     soft_normalise : bool or float
         MSE targets are ``(rate − mean) / scale`` per neuron, with ``scale = range + c``
@@ -283,7 +286,7 @@ class RecordingConfig:
         For a recording made by a known teacher network: its ``.npz`` file (as
         ``datasets/make_ground_truth*.py`` write them). After the fit, the attractor of every
         condition is compared with the teacher's (kind, period, frequency, decay rate;
-        :mod:`brainbias.groundtruth`) and stored in the results. Resolved like ``path``.
+        :mod:`brainbias.experiment.groundtruth`) and stored in the results. Resolved like ``path``.
     """
 
     path: str | None = None
@@ -342,8 +345,9 @@ class ExperimentConfig:
     """A whole run: seed, network, training, evaluation and what to fit.
 
     What to fit is either ``targets``, a tuple of dicts, one per context, each with a ``kind``
-    key understood by :func:`brainbias.targets.make_target`, or ``recording``, a spike
-    recording whose conditions become the contexts (:mod:`brainbias.population`) — not both.
+    key understood by :func:`brainbias.data.targets.make_target`, or ``recording``, a spike
+    recording whose conditions become the contexts (:mod:`brainbias.experiment.recording`) — not
+    both.
     A recording is fitted from a trained initial state per condition over the whole analysis
     window, so it needs ``training.run_mode = "autonomous"``, ``train_initial_state = true``
     and ``test_fraction = 0`` (trials, not time, are held out).

@@ -71,7 +71,8 @@ VARIABLES = {
 #: ``dt / τ = sigmoid(θ)``; the ``tau`` attribute is then that fitted τ, ``initial_tau`` its start
 OPTIONAL_VARIABLES = {"trained_readout_weights": ("output", "unit"), "trained_leak_logit": ()}
 
-#: Variables of a run whose τ was chosen by ``tau = "auto"`` (:mod:`brainbias.timescale`): all
+#: Variables of a run whose τ was chosen by ``tau = "auto"``
+#: (:mod:`brainbias.experiment.timescale`): all
 #: or none. Coordinate ``tau_candidate`` = the grid; attributes ``tau_selection = "auto"``,
 #: ``tau_selection_criterion``, ``tau_selection_better`` ("higher"/"lower"),
 #: ``tau_selection_chosen`` (the chosen grid value).
@@ -82,7 +83,8 @@ TAU_SELECTION_VARIABLES = {
 }
 
 #: Variables comparing a fitted recording run with the teacher that made the recording
-#: (:func:`brainbias.groundtruth.compare_run_with_teacher`): all or none, dims (context,).
+#: (:func:`brainbias.experiment.groundtruth.compare_run_with_teacher`): all or none, dims
+#: (context,).
 #: Kinds are "stable_node", "stable_focus", "limit_cycle" or "unresolved"; period (s),
 #: frequency (Hz), decay rate (1/s) of the attractor each condition's trajectory goes to.
 TEACHER_COMPARISON_VARIABLES = {
@@ -90,7 +92,7 @@ TEACHER_COMPARISON_VARIABLES = {
     for who in ("teacher", "model") for what in ("kind", "period", "frequency", "decay_rate")
 }
 
-#: Variables of a run fitted to a recording (:mod:`brainbias.population`): all or none.
+#: Variables of a run fitted to a recording (:mod:`brainbias.experiment.recording`): all or none.
 #: ``context`` = condition; ``output`` = the held-in neurons (``target``/``prediction`` hold
 #: the held-out trials' PSTH and the network's output in the fit's units); ``neuron`` = all
 #: recorded neurons kept after binning; ``trial`` = the recording's trials.
@@ -268,7 +270,7 @@ def select_context(ds: xr.Dataset, context: str) -> xr.Dataset:
 
 
 def network_from_dataset(ds: xr.Dataset):
-    """Rebuild the fixed :class:`~brainbias.network.Network` of a run (float64 arrays).
+    """Rebuild the fixed :class:`~brainbias.models.rate.Network` of a run (float64 arrays).
 
     Its ``tau`` is the run's τ (attribute ``tau``): for a ``bias+tau`` run the fitted one, so
     that any step function built from this network alone has the fitted dynamics; the
@@ -276,7 +278,7 @@ def network_from_dataset(ds: xr.Dataset):
     """
     import jax.numpy as jnp
 
-    from .network import Network
+    from .models.rate import Network
 
     arr = lambda name: jnp.asarray(ds[name].values)  # noqa: E731
     return Network(
@@ -292,10 +294,10 @@ def network_from_dataset(ds: xr.Dataset):
 
 
 def controller_from_dataset(ds: xr.Dataset):
-    """Rebuild the trained :class:`~brainbias.control.Controller` of a run."""
+    """Rebuild the trained :class:`~brainbias.training.control.Controller` of a run."""
     import jax.numpy as jnp
 
-    from .control import Controller
+    from .training.control import Controller
 
     readout = ds.get("trained_readout_weights")
     logit = ds.get("trained_leak_logit")
@@ -310,9 +312,10 @@ def controller_from_dataset(ds: xr.Dataset):
 
 def make_dataset(*, network, controller, train_result, evaluation, target_arrays, targets,
                  config_dict: dict, seed: int) -> xr.Dataset:
-    """Assemble the schema-v1 Dataset of a run (used by :func:`brainbias.experiment.run`)."""
+    """Assemble the schema-v1 Dataset of a run (used by
+    :func:`brainbias.experiment.pipeline.run`)."""
     from ._version import __version__
-    from .control import effective_tau
+    from .training.control import effective_tau
 
     contexts = list(controller.contexts)
     n_time = evaluation["prediction"].shape[1]
@@ -397,7 +400,7 @@ def _jsonable(d):
 
 
 def with_tau_selection(ds: xr.Dataset, selection) -> xr.Dataset:
-    """``ds`` with what ``tau = "auto"`` tried and chose (:class:`~brainbias.timescale.
+    """``ds`` with what ``tau = "auto"`` tried and chose (:class:`~brainbias.experiment.timescale.
     TauSelection`): the grid as coordinate ``tau_candidate``, :data:`TAU_SELECTION_VARIABLES`
     and the ``tau_selection*`` attributes."""
     f = lambda a: np.asarray(a, dtype=np.float64)  # noqa: E731
@@ -420,7 +423,8 @@ def with_tau_selection(ds: xr.Dataset, selection) -> xr.Dataset:
 
 def with_teacher_comparison(ds: xr.Dataset, comparison: xr.Dataset) -> xr.Dataset:
     """``ds`` with the :data:`TEACHER_COMPARISON_VARIABLES` of ``comparison`` (a Dataset over
-    the same contexts, from :func:`brainbias.groundtruth.compare_run_with_teacher`) and its
+    the same contexts, from :func:`brainbias.experiment.groundtruth.compare_run_with_teacher`) and
+    its
     attributes prefixed ``teacher_``.
 
     Raises

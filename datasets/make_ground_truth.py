@@ -41,7 +41,8 @@ Outputs (``--out-dir``, default: this folder):
     NWB 2 file: a units table (one row per neuron, all spikes on one session clock, column
     ``_name`` so that Neo's NWBIO names the spike trains) and a trials table (``start_time``,
     ``stop_time``, ``condition``, ``stimulus_onset``). Read it with
-    ``brainbias.recordings.read_recording(path, trial_key="trials", align_event="stimulus_onset")``.
+    ``brainbias.data.recordings.read_recording(path, trial_key="trials",
+    align_event="stimulus_onset")``.
 ``ground_truth_teacher.npz``
     Everything needed to rebuild and compare the teacher (no pickles): weights, biases, readout
     mapping, initial states, fixed points with their eigenvalues, attractor summary, true PSTHs.

@@ -42,7 +42,7 @@ and the Floquet multipliers of the Euler map over one period) and written to the
                            slowest transverse Floquet exponent ``−ln |μ₂| / period``
 
 with ``λ = log(μ) / dt`` the rates of the Euler map's eigenvalues ``μ`` (what the data follow;
-the convention of :func:`brainbias.analysis.attractors.census`).
+the convention of :func:`brainbias.analysis.census.census`).
 
 Outputs (``--out-dir``, default: this folder): ``ground_truth_timescales.nwb`` (NWB 2, units and
 trials tables as in ``ground_truth.nwb``; read it with ``read_recording(path,
@@ -194,7 +194,7 @@ def fixed_point_truth(w, bias, x):
     Returns ``(state, kind, frequency (Hz), decay_rate (1/s), eigenvalues (1/s))``. The
     eigenvalues are those of the Euler map the data were simulated with, ``μ = 1 + dt λ`` with
     ``λ`` of the continuous-time Jacobian ``(−I + W diag(φ'(x))) / τ``, as rates
-    ``log(μ) / dt`` (the convention of :func:`brainbias.analysis.attractors.census`; they differ
+    ``log(μ) / dt`` (the convention of :func:`brainbias.analysis.census.census`; they differ
     from ``λ`` by about ``dt ω² / 2``, 0.3 /s for the focus). The slowest mode (largest
     ``|μ|``) decides between node (real) and focus (complex).
     """
@@ -222,7 +222,7 @@ def cycle_truth(network, bias, x_on_cycle, direction):
     import jax
     import jax.numpy as jnp
 
-    from brainbias.network import autonomous_map
+    from brainbias.models.rate import autonomous_map
 
     xs = run_states(network, bias, x_on_cycle[None], round(2.0 / DT))[0]
     p = (xs - xs.mean(0)) @ direction

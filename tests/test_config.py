@@ -7,7 +7,7 @@ import pytest
 
 from brainbias import ConfigError
 from brainbias.config import ExperimentConfig, from_dict
-from brainbias.demo import DEMO_DICT
+from brainbias.experiment.demo import DEMO_DICT
 
 CONFIGS = Path(__file__).parents[1] / "analyses" / "configs"
 

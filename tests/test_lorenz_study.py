@@ -42,7 +42,7 @@ def test_study_scores_the_true_system_near_its_floor():
     """The measures themselves: a second Lorenz run scores like the floor (D_stsp of two
     independent 1000-time-unit trajectories ≈ 0.1, REFERENCES §3 quotes 0.04 at T = 10^5)."""
     study = _load("study")
-    from brainbias.analysis.attractor import power_spectrum_distance, state_space_divergence
+    from brainbias.analysis.attractor_metrics import power_spectrum_distance, state_space_divergence
 
     data = study.lorenz_data(0.02, 2000, 50000)
     d = state_space_divergence(data["reference"], data["floor"], n_bins=30, margin=0.0)

@@ -8,7 +8,7 @@ import xarray as xr
 
 from brainbias import ConfigError, DataError, SchemaError, results
 from brainbias.config import ExperimentConfig, from_dict
-from brainbias.experiment import run
+from brainbias.experiment.pipeline import run
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +44,8 @@ def test_rebuilt_network_resimulates_the_prediction(ds):
     controller = results.controller_from_dataset(ds)
     # re-run the evaluation of context 0 by hand: warm-up on the held-out target, then free run
     from brainbias.config import EvaluationConfig, TrainingConfig
-    from brainbias.experiment import evaluate
-    from brainbias.targets import make_target
+    from brainbias.data.targets import make_target
+    from brainbias.experiment.pipeline import evaluate
 
     cfg = json.loads(ds.attrs["config"])
     targets = [make_target(t) for t in cfg["targets"]]
@@ -116,8 +116,8 @@ def test_bias_and_tau_run_round_trips_and_rebuilds_exactly(ds_tau, tmp_path):
     controller = results.controller_from_dataset(back)
     assert network.tau == back.attrs["tau"] and float(controller.leak_logit) == theta
     from brainbias.config import EvaluationConfig, TrainingConfig
-    from brainbias.experiment import evaluate
-    from brainbias.targets import make_target
+    from brainbias.data.targets import make_target
+    from brainbias.experiment.pipeline import evaluate
 
     cfg = json.loads(back.attrs["config"])
     targets = [make_target(t) for t in cfg["targets"]]

@@ -27,19 +27,19 @@ import jax.numpy as jnp
 import numpy as np
 
 import brainbias as bb
-from brainbias.analysis.attractor import (
+from brainbias.analysis.attractor_metrics import (
     lyapunov_exponent,
     power_spectrum_distance,
     state_space_divergence,
 )
-from brainbias.selection import (
+from brainbias.data.targets import lorenz
+from brainbias.experiment.selection import (
     ValidationSelector,
     forecast_errors,
     free_run,
     valid_prediction_steps,
 )
-from brainbias.targets import lorenz
-from brainbias.training import warm_up
+from brainbias.training.loop import warm_up
 
 LORENZ_LYAPUNOV = 0.9056
 
@@ -84,7 +84,7 @@ def score(network, controller, data, *, dt, free_run_time=1000.0, n_vpt_starts=2
     out["vpt_errors"] = errors
     out["vpt_median"], out["vpt_mean"] = float(np.median(vpt)), float(np.mean(vpt))
     if finite:
-        readout = bb.control.effective_readout(network, controller)
+        readout = bb.training.control.effective_readout(network, controller)
         f64 = lambda a: jnp.asarray(a, jnp.float64)  # noqa: E731
         net64 = jax.tree_util.tree_map(f64, network)
         step = bb.autonomous_map(net64, f64(controller.bias[0]), closed_loop=True,
@@ -119,6 +119,7 @@ class Point:
     batch_size: int = 16
     window: int = 100
     washout: int = 50
+    score_washout: int = 200  # teacher-forced warm-up before every scored free run / forecast
     tf_start: float = 1.0
     tf_end: float = 0.1
     tf_fraction: float = 0.8
@@ -149,7 +150,8 @@ def run_point(p: Point, *, progress=True, free_run_time=1000.0, lyapunov_steps=2
         chunk_size=min(100, p.n_iterations), checkpoint_every=0, **json.loads(p.extra))
     validation = bb.Trajectory(outputs=data["validation"], dt=p.dt, name="lorenz",
                                kind="chaotic", lyapunov_exponent=LORENZ_LYAPUNOV)
-    selector = ValidationSelector(validation, every=p.select_every) if p.select_every else None
+    selector = (ValidationSelector(validation, every=p.select_every, washout=p.score_washout)
+                if p.select_every else None)
     t0 = time.perf_counter()
     result = bb.fit(net, ctrl, [target], cfg, key=k_fit, progress=progress, callback=selector)
     train_time = time.perf_counter() - t0
@@ -157,7 +159,8 @@ def run_point(p: Point, *, progress=True, free_run_time=1000.0, lyapunov_steps=2
         result = selector.select(result)
     network, controller = result.network, result.controller
     scores, gen = score(network, controller, data, dt=p.dt, free_run_time=free_run_time,
-                        lyapunov_steps=lyapunov_steps, n_vpt_starts=n_vpt_starts)
+                        lyapunov_steps=lyapunov_steps, n_vpt_starts=n_vpt_starts,
+                        washout=p.score_washout)
     scores["train_time"] = train_time
     if selector is not None:
         scores["selected_iteration"] = selector.best.iteration

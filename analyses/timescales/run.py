@@ -45,7 +45,7 @@ def _config(args):
 
 def verdict(ds) -> tuple[bool, str]:
     """Whether every goal is met, and one line per goal."""
-    from brainbias.groundtruth import goals_met
+    from brainbias.experiment.groundtruth import goals_met
 
     goals = goals_met(ds)
     lines, ok_all = [], True
@@ -73,7 +73,7 @@ def main(argv=None) -> int:
     import jax
 
     jax.config.update("jax_enable_x64", True)  # an entry point: analysis in float64
-    from brainbias.experiment import run, summary_table
+    from brainbias.experiment.pipeline import run, summary_table
 
     config = _config(args)
     if config.recording is None or config.recording.teacher is None:

@@ -3,7 +3,7 @@
 Functions here receive step functions and arrays (or results Datasets), never a trainer.
 """
 
-from .attractor import (
+from .attractor_metrics import (
     attractor_report,
     lyapunov_exponent,
     lyapunov_exponent_ode,
@@ -11,7 +11,7 @@ from .attractor import (
     state_space_divergence,
     valid_prediction_time,
 )
-from .attractors import census, census_summary
+from .census import census, census_summary
 from .compare import cca_similarity, compare_dynamics, dsa_distance, procrustes_distance
 from .fixed_points import find_fixed_points, speed
 from .linearisation import active_units, linearise

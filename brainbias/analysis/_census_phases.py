@@ -1,7 +1,7 @@
-"""The phases of :func:`brainbias.analysis.attractors.census` (free runs, Newton from the ends,
+"""The phases of :func:`brainbias.analysis.census.census` (free runs, Newton from the ends,
 limit cycles with Floquet multipliers, slow approach, Lyapunov evidence) and their compiled
-kernels. The method is described in :mod:`brainbias.analysis.attractors`; ``o`` below is the
-validated options dict of :data:`~brainbias.analysis.attractors.CENSUS_OPTIONS`.
+kernels. The method is described in :mod:`brainbias.analysis.census`; ``o`` below is the
+validated options dict of :data:`~brainbias.analysis.census.CENSUS_OPTIONS`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._errors import DataError
-from .attractor import lyapunov_exponent
+from .attractor_metrics import lyapunov_exponent
 from .fixed_points import (
     _ACCELERATOR_NEWTON_BATCH,
     _CPU_NEWTON_BATCH,

@@ -12,8 +12,8 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
-from ..network import rates
-from .attractors import census_summary
+from ..models.rate import rates
+from .census import census_summary
 from .pca import project
 
 

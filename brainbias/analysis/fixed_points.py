@@ -17,7 +17,8 @@ once, then
    to a point with lower q are dropped.
 
 Time convention: ``F`` is the discrete map ``x_{t+1} = F(x_t)``, e.g.
-:func:`brainbias.network.autonomous_map`. Its continuous-time field is ``(F(x) − x) / dt``, whose
+:func:`brainbias.models.rate.autonomous_map`. Its continuous-time field is ``(F(x) − x) / dt``,
+whose
 speed is ``q / dt²``; ``dt`` is stored when given.
 
 BrainPy's ``analysis.SlowPointFinder`` is a second backend (``method="brainpy"``). Its loss is the

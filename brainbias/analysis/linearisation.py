@@ -466,7 +466,7 @@ def active_units(network, states, bias, *, inputs=None, closed_loop=False, reado
     DataError
         States or bias of the wrong shape or non-finite.
     """
-    from ..network import rates
+    from ..models.rate import rates
 
     x, _ = _points_from(states)
     n = network.n_units

@@ -4,10 +4,10 @@ end of the demo) calls.
 
 Everything is computed from the results file alone: the network and controller are rebuilt from
 it (:func:`brainbias.results.network_from_dataset`) and the step function of each context is
-:func:`brainbias.network.autonomous_map` with that context's bias (closed loop when the run was
+:func:`brainbias.models.rate.autonomous_map` with that context's bias (closed loop when the run was
 closed loop). The stored free run is short (the evaluation window), and a network may reach its
 attractor only later, so each context first gets an attractor census
-(:func:`~brainbias.analysis.attractors.census`): long free runs from samples of the stored states
+(:func:`~brainbias.analysis.census.census`): long free runs from samples of the stored states
 and from random states, every end accounted for. The fixed-point search then starts from samples
 of the stored states *and* from the census's end points.
 """
@@ -25,8 +25,8 @@ import xarray as xr
 
 from .. import results as _results
 from .._errors import BrainbiasError, ConfigError
-from ..control import effective_readout
-from ..network import autonomous_map, rates
+from ..models.rate import autonomous_map, rates
+from ..training.control import effective_readout
 from ._report_census import (
     _census_lines,
     _census_starts,
@@ -35,8 +35,8 @@ from ._report_census import (
     _generator,
     _stack_censuses,
 )
-from .attractor import attractor_report, lyapunov_exponent
-from .attractors import census
+from .attractor_metrics import attractor_report, lyapunov_exponent
+from .census import census
 from .compare import compare_dynamics
 from .fixed_points import find_fixed_points
 from .linearisation import linearise
@@ -82,7 +82,7 @@ def _dstsp_bins(n_samples: int, dim: int, preferred: int = 30) -> int:
 def _noise_floor_segment(ds, context, length):
     """An independent stretch of the same target: from the training part, which the evaluation
     never saw, rebuilt from the stored config. None when the config cannot rebuild it."""
-    from ..targets import make_target
+    from ..data.targets import make_target
 
     specs = json.loads(ds.attrs["config"]).get("targets", [])
     for spec in specs:
@@ -142,7 +142,7 @@ def analyze_run(ds: xr.Dataset, *, contexts=None, key, n_starts: int = 128,
                 progress: bool = True) -> xr.Dataset:
     """Attractor census, fixed points, PCA, context comparison and attractor metrics of a run.
 
-    Per context, an attractor census (:func:`~brainbias.analysis.attractors.census`) runs the
+    Per context, an attractor census (:func:`~brainbias.analysis.census.census`) runs the
     context's map from ``census_starts`` states — half sampled from the stored free run, half
     Gaussian around its centroid with twice its RMS spread per unit (at least 0.5) — for at
     least ``max(1000 steps, 50 τ)`` and until the runs settle (options in ``census_options``),
@@ -171,7 +171,7 @@ def analyze_run(ds: xr.Dataset, *, contexts=None, key, n_starts: int = 128,
     census_starts : int
         Free runs of the census per context.
     census_options : dict, optional
-        Passed on to :func:`~brainbias.analysis.attractors.census` (``n_steps``,
+        Passed on to :func:`~brainbias.analysis.census.census` (``n_steps``,
         ``max_steps`` and its ``CENSUS_OPTIONS``; ``min_steps`` overrides the 50 τ default).
 
     Returns

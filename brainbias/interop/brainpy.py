@@ -4,12 +4,12 @@
 
 Two directions:
 
-- :func:`to_brainpy` wraps a fixed :class:`~brainbias.network.Network` and ONE context's tonic
+- :func:`to_brainpy` wraps a fixed :class:`~brainbias.models.rate.Network` and ONE context's tonic
   input (bias) into an instance of a ``brainpy.DynamicalSystem`` subclass whose ``update`` is
-  exactly :func:`brainbias.network.step`, so that BrainPy's own runner (``bp.DSRunner``)
-  reproduces :func:`brainbias.network.simulate`.
+  exactly :func:`brainbias.models.rate.step`, so that BrainPy's own runner (``bp.DSRunner``)
+  reproduces :func:`brainbias.models.rate.simulate`.
 - :func:`run_brainpy` runs ANY BrainPy ``DynamicalSystem`` with ``bp.DSRunner`` and returns the
-  monitored variables; :func:`brainbias.targets.from_brainpy` builds targets on it.
+  monitored variables; :func:`brainbias.data.targets.from_brainpy` builds targets on it.
 
 BrainPy version notes (checked against 2.8.2 on Python 3.11 and 2.9.0 on Python 3.12): only
 ``bp.DynamicalSystem``, ``bp.DSRunner(target, monitors=, inputs=, dt=, progress_bar=)``,
@@ -36,8 +36,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._errors import ConfigError, DataError, did_you_mean
-from ..control import Controller, effective_leak, effective_readout
-from ..network import MODES, Network, output, step
+from ..models.rate import MODES, Network, output, step
+from ..training.control import Controller, effective_leak, effective_readout
 
 __all__ = ["import_brainpy", "to_brainpy", "run_brainpy"]
 
@@ -89,7 +89,7 @@ def _model_class():
 
         Variables ``x`` (unit,) — the state ``x_t`` (continuous form) or ``r_t`` (discrete) —
         and ``y`` (output,) — the readout ``C · rates(x_t)`` — can be monitored. ``update(inp)``
-        advances one step of :func:`brainbias.network.step`; the step size is the network's
+        advances one step of :func:`brainbias.models.rate.step`; the step size is the network's
         ``dt`` (attribute ``dt``), and a BrainPy runner must use the same.
         """
 
@@ -129,7 +129,7 @@ def _model_class():
             u = None if inp is None else jnp.asarray(bm.as_jax(inp))
             feedback = None
             if self.mode_name == "closed_loop":
-                # Same convention as brainbias.network.simulate: the output y_t of the current
+                # Same convention as brainbias.models.rate.simulate: the output y_t of the current
                 # state is fed back while computing x_{t+1}.
                 feedback = self.y.value
                 if self.output_mask is not None:
@@ -170,9 +170,9 @@ def to_brainpy(
 ):
     """Export a network with one context's tonic input as a BrainPy ``DynamicalSystem``.
 
-    The model's ``update(inp=None)`` performs :func:`brainbias.network.step` with the chosen
+    The model's ``update(inp=None)`` performs :func:`brainbias.models.rate.step` with the chosen
     bias, so ``bp.DSRunner(model, monitors=["x", "y"], dt=model.dt)`` reproduces
-    :func:`brainbias.network.simulate` (same convention: monitors hold ``x_1 … x_T`` and
+    :func:`brainbias.models.rate.simulate` (same convention: monitors hold ``x_1 … x_T`` and
     ``y_1 … y_T``).
 
     Parameters
@@ -180,7 +180,7 @@ def to_brainpy(
     network : Network
         The fixed weights (copied by reference into the model; nothing is trainable there).
     controller_or_bias : Controller or array
-        A :class:`~brainbias.control.Controller` (its ``context`` row of ``bias`` and
+        A :class:`~brainbias.training.control.Controller` (its ``context`` row of ``bias`` and
         ``initial_state``, its effective readout and, for a ``bias+tau`` fit, its trained time
         constant are used), or a bias array of shape (unit,), or (context, unit) together with
         an integer ``context``.

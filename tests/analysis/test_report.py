@@ -11,7 +11,7 @@ from brainbias import ConfigError, SchemaError
 from brainbias.analysis.report import analysis_summary, analyze_run, load_analysis, save_analysis
 from brainbias.cli import main
 from brainbias.config import ExperimentConfig
-from brainbias.experiment import run
+from brainbias.experiment.pipeline import run
 
 TINY = Path(__file__).parents[2] / "analyses" / "configs" / "demo_tiny.toml"
 

@@ -1,4 +1,4 @@
-"""BrainPy export: BrainPy's own runner must reproduce brainbias.network.simulate."""
+"""BrainPy export: BrainPy's own runner must reproduce brainbias.models.rate.simulate."""
 
 import importlib.util
 
@@ -73,7 +73,7 @@ def test_brainpy_runner_reproduces_simulate(bp_modules, form, mode):
 
     assert x.shape == (N_STEPS, N_UNITS) and y.shape == (N_STEPS, 2)
     assert x.dtype == np.float64 and y.dtype == np.float64
-    # The BrainPy update calls brainbias.network.step itself, in float64: the only possible
+    # The BrainPy update calls brainbias.models.rate.step itself, in float64: the only possible
     # differences are XLA re-associations (≤ a few ulp per step) amplified by the dynamics
     # over 200 steps (g = 1.5, at most ~e^{0.3·20} ≈ 400×). Measured: 0 (bit-identical).
     np.testing.assert_allclose(x, np.asarray(states), rtol=0, atol=1e-11)
@@ -141,7 +141,7 @@ def test_export_of_a_trained_time_constant_uses_it(bp_modules, mode):
     """A bias+tau controller: the BrainPy model steps with the trained τ, not the network's."""
     import dataclasses
 
-    from brainbias.control import effective_leak
+    from brainbias.training.control import effective_leak
 
     bp, bm = bp_modules
     from brainbias.interop.brainpy import to_brainpy

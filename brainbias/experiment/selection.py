@@ -1,0 +1,200 @@
+"""Model selection during a fit, on a validation trajectory, by free-running quality.
+
+For closed-loop generators the training loss does not predict how faithful the free-running
+attractor is (REFERENCES §5; measured again for issue 8: validation D_stsp of successive
+checkpoints of one fit jumps between ≈ 0.8 and ≈ 14, a collapse, while the loss falls
+smoothly). :class:`ValidationSelector` is a :func:`brainbias.training.loop.fit` callback that, every
+``every`` iterations, runs the current network free from the start of each validation
+trajectory and keeps the model with the lowest state-space divergence ``D_stsp`` to it (ties
+and collapses broken by the median valid prediction time). Nothing here sees the test data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._errors import ConfigError, check_int
+from ..data.trajectory import Trajectory
+from ..models.rate import simulate
+from ..training.control import effective_leak, effective_readout
+
+__all__ = ["ValidationSelector", "free_run", "forecast_errors", "valid_prediction_steps"]
+
+
+def free_run(network, controller, context: int, teacher, n_steps: int):
+    """Warm up on ``teacher`` (time, output) with the true output fed back, then run
+    ``n_steps`` free; returns the free-running outputs (n_steps, output) as NumPy."""
+    from ..training.loop import warm_up
+
+    kw = dict(readout=effective_readout(network, controller), leak=effective_leak(network,
+                                                                                   controller))
+    bias = controller.bias[context]
+    x = warm_up(network, bias, controller.initial_state[context], run_mode="closed_loop",
+                teacher=jnp.asarray(teacher), **kw)
+    _, y = simulate(network, bias, x, mode="closed_loop", n_steps=n_steps, **kw)
+    return np.asarray(y)
+
+
+def forecast_errors(network, controller, context: int, trajectory, *, washout: int,
+                    horizon: int, n_starts: int):
+    """Normalised forecast error ``e_t`` (start, time) from ``n_starts`` evenly spaced starts
+    of ``trajectory`` (time, output): warm-up ``washout`` steps, then ``horizon`` free steps.
+
+    ``e_t = ‖ŷ_t − y_t‖ / sqrt(mean_t ‖y_t − ȳ‖²)`` per start, as in
+    :func:`brainbias.analysis.metrics.valid_prediction_time`.
+    """
+    from ..training.loop import warm_up
+
+    y_all = jnp.asarray(trajectory)
+    span = len(y_all) - washout - horizon - 1
+    if span < 0:
+        raise ConfigError(f"forecast_errors: the trajectory has {len(y_all)} steps, fewer than "
+                          f"washout + horizon + 1 = {washout + horizon + 1}.")
+    starts = jnp.asarray(np.linspace(0, span, n_starts).astype(int))
+    kw = dict(readout=effective_readout(network, controller), leak=effective_leak(network,
+                                                                                   controller))
+    bias, x0 = controller.bias[context], controller.initial_state[context]
+
+    def one(s):
+        seg = jax.lax.dynamic_slice_in_dim(y_all, s, washout + horizon + 1)
+        x = warm_up(network, bias, x0, run_mode="closed_loop", teacher=seg[:washout], **kw)
+        _, y = simulate(network, bias, x, mode="closed_loop", n_steps=horizon, **kw)
+        truth = seg[washout + 1:]
+        scale = jnp.sqrt(jnp.mean(jnp.sum((truth - truth.mean(0)) ** 2, axis=1)))
+        return jnp.linalg.norm(y - truth, axis=1) / scale
+
+    return np.asarray(jax.jit(jax.vmap(one))(starts))
+
+
+def valid_prediction_steps(errors, threshold: float = 0.4) -> np.ndarray:
+    """Leading steps of each row of ``errors`` (start, time) within ``threshold`` (the whole
+    row if it never exceeds it; NaN counts as exceeded), as
+    :func:`brainbias.analysis.metrics.valid_prediction_time` counts them."""
+    errors = np.asarray(errors)
+    over = ~(errors <= threshold)
+    return np.where(over.any(axis=1), np.argmax(over, axis=1), errors.shape[1])
+
+
+@dataclasses.dataclass
+class _Best:
+    score: float = math.inf
+    vpt: float = -math.inf
+    iteration: int = -1
+    network: object = None
+    controller: object = None
+
+
+class ValidationSelector:
+    """A :func:`~brainbias.training.loop.fit` callback that keeps the most faithful model.
+
+    Parameters
+    ----------
+    validation : Trajectory or sequence of Trajectory
+        One per context, in the controller's order, never used for training.
+    every : int
+        Score the model every this many iterations (at the next chunk boundary).
+    washout : int
+        Teacher-forced warm-up steps before each free run.
+    free_run_steps : int, optional
+        Length of the free run scored against each validation trajectory's occupancy; default
+        the validation length (the occupancies are normalised, lengths may differ).
+    n_bins : int, optional
+        Bins per dimension of ``D_stsp``; default ``min(20, ⌊T^(1/d)⌋)`` for a validation
+        trajectory of T samples in d ≤ 3 used outputs.
+    n_vpt_starts : int
+        Held-out starts of the valid-prediction tie-breaker.
+
+    Attributes
+    ----------
+    history : list of dict
+        ``iteration``, ``state_space_divergence`` and ``valid_prediction_lyapunov_times`` (or
+        ``valid_prediction_steps`` without a Lyapunov exponent), averaged over contexts.
+
+    Examples
+    --------
+    >>> sel = ValidationSelector(validation, every=500)          # doctest: +SKIP
+    >>> result = fit(net, ctrl, targets, cfg, key=key, callback=sel)  # doctest: +SKIP
+    >>> result = sel.select(result)                              # doctest: +SKIP
+    """
+
+    def __init__(self, validation: Trajectory | Sequence[Trajectory], *, every: int,
+                 washout: int = 50, free_run_steps: int | None = None, n_bins: int | None = None,
+                 n_vpt_starts: int = 8):
+        self.validation = [validation] if isinstance(validation, Trajectory) else list(validation)
+        if not self.validation or not all(isinstance(v, Trajectory) for v in self.validation):
+            raise ConfigError("ValidationSelector: validation must be a Trajectory or a sequence "
+                              "of Trajectory objects, one per context.")
+        for name, value, lo in (("every", every, 1), ("washout", washout, 0),
+                                ("n_vpt_starts", n_vpt_starts, 1)):
+            check_int(f"ValidationSelector: {name}", value, minimum=lo)
+        self.every, self.washout, self.n_vpt_starts = every, washout, n_vpt_starts
+        self.free_run_steps = free_run_steps
+        self.n_bins = n_bins
+        self.history: list[dict] = []
+        self.best = _Best()
+        self._next = self.every
+
+    def __call__(self, iteration, network, controller):
+        if iteration < self._next:
+            return
+        self._next = iteration + self.every
+        self.consider(iteration, network, controller)
+
+    def consider(self, iteration, network, controller):
+        """Score one model and keep it if it is the best so far."""
+        from ..analysis.attractor_metrics import state_space_divergence
+
+        d_values, vpts = [], []
+        for c, traj in enumerate(self.validation):
+            y = traj.outputs
+            dim = y.shape[1]
+            if dim > 3:
+                raise ConfigError(f"ValidationSelector: context {c} has {dim} outputs; the "
+                                  "binned D_stsp used for selection needs at most 3.")
+            n_free = self.free_run_steps or len(y)
+            gen = free_run(network, controller, c, y[: self.washout], n_free)[:, :dim]
+            bins = self.n_bins or int(min(20, math.floor(len(y) ** (1.0 / dim))))
+            finite = np.all(np.isfinite(gen)) and np.abs(gen).max() < 1e6
+            d_values.append(state_space_divergence(y, gen, n_bins=bins, margin=0.0) if finite
+                            else math.inf)
+            horizon = max(2, min(len(y) - self.washout - 1, 5 * self._lyapunov_steps(traj)))
+            errors = forecast_errors(network, controller, c, y, washout=self.washout,
+                                     horizon=horizon, n_starts=self.n_vpt_starts)
+            steps = valid_prediction_steps(errors)
+            vpts.append(float(np.median(steps)) * traj.dt * (traj.lyapunov_exponent or 1.0))
+        score, vpt = float(np.mean(d_values)), float(np.mean(vpts))
+        self.history.append({"iteration": int(iteration), "state_space_divergence": score,
+                             "valid_prediction": vpt})
+        b = self.best
+        if score < b.score or (score == b.score and vpt > b.vpt):
+            self.best = _Best(score, vpt, int(iteration), network, controller)
+
+    @staticmethod
+    def _lyapunov_steps(traj: Trajectory) -> int:
+        """Steps per Lyapunov time (or 50 steps without an exponent)."""
+        if traj.lyapunov_exponent:
+            return max(1, int(round(1.0 / (traj.lyapunov_exponent * traj.dt))))
+        return 50
+
+    def select(self, result):
+        """``result`` (a TrainResult) with the best model seen, scoring the final one too.
+
+        The returned result's ``stopped`` says which iteration was selected.
+        """
+        n_done = len(result.loss)
+        if not self.history or self.history[-1]["iteration"] != n_done:
+            self.consider(n_done, result.network, result.controller)
+        b = self.best
+        if b.iteration == n_done:
+            return dataclasses.replace(result, stopped=f"{result.stopped}; selected the final "
+                                       "model on validation")
+        network = b.network if result.config.mode == "all" else result.network
+        return dataclasses.replace(result, network=network, controller=b.controller,
+                                   stopped=f"{result.stopped}; selected iteration {b.iteration} "
+                                   "on validation D_stsp")
