@@ -145,7 +145,7 @@ def run(quick: bool = False) -> list[dict]:
     jax.config.update("jax_enable_x64", True)  # entry point: analysis precision like the CLI
     from brainbias.config import ExperimentConfig, RecordingConfig
     from brainbias.data.recordings import bin_and_smooth, read_recording
-    from brainbias.experiment import recording as population
+    from brainbias.experiment import pipeline
 
     rows = []
 
@@ -178,7 +178,7 @@ def run(quick: bool = False) -> list[dict]:
     if quick:
         config = dataclasses.replace(config, training=dataclasses.replace(
             config.training, n_iterations=200, chunk_size=100))
-    t_run, ds = _timed(lambda: population.run(config, progress=False))
+    t_run, ds = _timed(lambda: pipeline.run(config, progress=False))
     train = float(ds.attrs["training_wall_time"])
     load = float(ds.attrs["recording_load_time"])
     n_it = config.training.n_iterations

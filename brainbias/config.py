@@ -3,6 +3,9 @@
 Unknown keys are errors with a "did you mean" suggestion; values are type-checked and
 range-checked on construction. ``ExperimentConfig.from_toml(path)`` is what ``brainbias fit``
 reads; ``to_dict()`` is what a results file stores (as JSON) to rebuild the run.
+
+:class:`TrainingConfig` (and :func:`to_dict` with it) lives in :mod:`brainbias.training.config`,
+next to the code that reads it, and is re-exported here with the other tables.
 """
 
 from __future__ import annotations
@@ -17,8 +20,8 @@ from pathlib import Path
 
 from ._errors import ConfigError, check_int, check_positive, did_you_mean
 from .models.connectivity import ConnectivityConfig
-from .models.rate import FORMS, MODES, NONLINEARITIES
-from .training.control import TRAINING_MODES
+from .models.rate import FORMS, NONLINEARITIES
+from .training.config import TrainingConfig, check_choice, check_fraction, to_dict
 
 __all__ = [
     "NetworkConfig",
@@ -29,24 +32,6 @@ __all__ = [
     "from_dict",
     "to_dict",
 ]
-
-SCHEDULES = ("cosine", "exponential", "constant")
-LOSSES = ("mse", "poisson")
-TEACHER_FORCING = ("annealed", "adaptive")
-
-
-def _check_choice(name, value, choices):
-    if value not in choices:
-        raise ConfigError(
-            f"{name}: expected one of {tuple(choices)}, got {value!r}."
-            + did_you_mean(value, choices)
-        )
-
-
-def _check_fraction(name, value, *, closed=True):
-    check_positive(name, value, allow_zero=True)
-    if value > 1 or (not closed and value >= 1):
-        raise ConfigError(f"{name}: expected a number in [0, 1], got {value!r}.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,8 +65,8 @@ class NetworkConfig:
             object.__setattr__(self, "tau_grid", tuple(float(t) for t in self.tau_grid))
         for name in ("input_scale", "feedback_scale", "readout_scale"):
             check_positive(f"network.{name}", getattr(self, name), allow_zero=True)
-        _check_choice("network.nonlinearity", self.nonlinearity, NONLINEARITIES)
-        _check_choice("network.form", self.form, FORMS)
+        check_choice("network.nonlinearity", self.nonlinearity, NONLINEARITIES)
+        check_choice("network.form", self.form, FORMS)
 
 
 def _check_tau(tau, grid):
@@ -103,131 +88,6 @@ def _check_tau(tau, grid):
         check_positive("network.tau_grid", t)
     if len(set(grid)) != len(grid):
         raise ConfigError(f"network.tau_grid: values must be unique, got {list(grid)}.")
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainingConfig:
-    """How the controller is optimised.
-
-    Parameters
-    ----------
-    mode : {"bias", "bias+readout", "readout", "bias+tau", "all"}
-        Which parameters are trained (see :mod:`brainbias.training.control`); ``bias+tau`` trains
-        the
-        biases and one global time constant.
-    run_mode : {"closed_loop", "driven", "autonomous"}
-        How the network runs: output fed back (generators), input-driven (tasks), or from the
-        initial state alone.
-    n_iterations, learning_rate, schedule, final_learning_rate_fraction, grad_clip
-        Adam with global-norm clipping; ``schedule`` decays the rate to
-        ``final_learning_rate_fraction`` × ``learning_rate``.
-    readout_learning_rate_scale : float
-        Trained readouts get this × the bias learning rate (REFERENCES §5: about 10× lower).
-    tau_learning_rate_scale : float
-        The trained time constant's parameter (``mode="bias+tau"``) gets this × the bias
-        learning rate; an Adam step of size η changes τ by about a fraction η.
-    batch_size, window, washout : int
-        Windows per context per iteration, their length in steps, and the teacher-forced (or
-        input-driven) warm-up before each window whose steps are not scored. Gradients are
-        truncated at the end of the warm-up (truncated BPTT) unless ``train_initial_state``.
-    teacher_forcing_start, teacher_forcing_end, teacher_forcing_fraction
-        Generalised teacher forcing: fed-back output ``s y* + (1 − s) y`` with ``s`` annealed
-        linearly from start to end over that fraction of the iterations (closed loop only).
-    teacher_forcing : {"annealed", "adaptive"}
-        ``annealed``: the strength follows the linear schedule above. ``adaptive`` (Hess et al.
-        2023): once per chunk, ``s = max(teacher_forcing_end, 1 − 1/G)`` with ``G`` the
-        geometric mean of the closed-loop Jacobian's spectral norm along teacher-forced training
-        states, so that gradients neither explode nor vanish.
-    sparse_forcing_interval : int
-        Sparse teacher forcing (Mikhaeil et al. 2022): if ``k > 0``, the true output is fed
-        back in full every k-th window step (and the generalised strength in between); about
-        one Lyapunov time of the target works for chaotic systems. 0 = off.
-    teacher_noise : float
-        Standard deviation of Gaussian noise added to the fed-back true output (closed loop;
-        the scored target stays clean), in the targets' units. 0 = off.
-    train_initial_state : bool
-        Also train an initial state per context (needed for ``run_mode="autonomous"``).
-    initial_state_noise : float
-        ``run_mode="autonomous"`` only: fit the mean loss of ``batch_size`` runs from the
-        initial state plus N(0, σ²) noise (σ in state units; 0 = one noiseless run). It damps
-        slow modes the data do not constrain (measured on the time-scale ground truth,
-        docs/recordings.md).
-    bias_init_scale : float
-        Standard deviation of the initial biases.
-    ridge : float
-        Ridge penalty for ``mode="readout"``.
-    chunk_size : int
-        Iterations per compiled chunk (progress, checkpoints and NaN checks happen between chunks).
-    checkpoint_every : int
-        Write a checkpoint every this many chunks (0 = only at the end / on interrupt).
-    patience : int
-        Early stopping: stop after this many chunks without a relative improvement of
-        ``min_delta`` in the chunk-mean loss (0 = off).
-    test_fraction : float
-        Final fraction of every target held out from training and used for evaluation.
-    loss : {"mse", "poisson"}
-        Squared error on the outputs, or the Poisson negative log-likelihood of non-negative
-        targets (counts per step) under the rate ``softplus(output)``.
-    dtype : {"float32", "float64"}
-        Precision of training (float32 is about 2× faster on CPU).
-    """
-
-    mode: str = "bias"
-    run_mode: str = "closed_loop"
-    n_iterations: int = 2000
-    learning_rate: float = 0.01
-    schedule: str = "cosine"
-    final_learning_rate_fraction: float = 0.1
-    grad_clip: float = 1.0
-    readout_learning_rate_scale: float = 0.1
-    tau_learning_rate_scale: float = 1.0
-    batch_size: int = 16
-    window: int = 100
-    washout: int = 50
-    teacher_forcing_start: float = 1.0
-    teacher_forcing_end: float = 0.1
-    teacher_forcing_fraction: float = 0.8
-    teacher_forcing: str = "annealed"
-    sparse_forcing_interval: int = 0
-    teacher_noise: float = 0.0
-    train_initial_state: bool = False
-    initial_state_noise: float = 0.0
-    bias_init_scale: float = 0.1
-    ridge: float = 1e-6
-    chunk_size: int = 50
-    checkpoint_every: int = 4
-    patience: int = 0
-    min_delta: float = 1e-3
-    test_fraction: float = 0.2
-    loss: str = "mse"
-    dtype: str = "float32"
-
-    def __post_init__(self):
-        _check_choice("training.mode", self.mode, TRAINING_MODES)
-        _check_choice("training.run_mode", self.run_mode, MODES)
-        _check_choice("training.schedule", self.schedule, SCHEDULES)
-        _check_choice("training.dtype", self.dtype, ("float32", "float64"))
-        _check_choice("training.loss", self.loss, LOSSES)
-        _check_choice("training.teacher_forcing", self.teacher_forcing, TEACHER_FORCING)
-        for name in ("n_iterations", "batch_size", "window", "chunk_size"):
-            check_int(f"training.{name}", getattr(self, name), minimum=1)
-        for name in ("washout", "checkpoint_every", "patience", "sparse_forcing_interval"):
-            check_int(f"training.{name}", getattr(self, name), minimum=0)
-        for name in ("learning_rate", "grad_clip", "readout_learning_rate_scale",
-                     "tau_learning_rate_scale"):
-            check_positive(f"training.{name}", getattr(self, name))
-        if self.initial_state_noise and self.run_mode != "autonomous":
-            raise ConfigError(
-                f"training.initial_state_noise = {self.initial_state_noise} perturbs the initial "
-                f"state of autonomous runs, but run_mode = {self.run_mode!r}. Use "
-                'run_mode = "autonomous" or initial_state_noise = 0.')
-        for name in ("bias_init_scale", "ridge", "min_delta", "teacher_noise",
-                     "initial_state_noise"):
-            check_positive(f"training.{name}", getattr(self, name), allow_zero=True)
-        for name in ("final_learning_rate_fraction", "teacher_forcing_start",
-                     "teacher_forcing_end", "teacher_forcing_fraction"):
-            _check_fraction(f"training.{name}", getattr(self, name))
-        _check_fraction("training.test_fraction", self.test_fraction, closed=False)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -333,7 +193,7 @@ class RecordingConfig:
             object.__setattr__(self, "conditions", tuple(conds))
         for name in ("test_trial_fraction", "test_neuron_fraction"):
             v = getattr(self, name)
-            _check_fraction(f"recording.{name}", v, closed=False)
+            check_fraction(f"recording.{name}", v, closed=False)
             if v == 0:
                 raise ConfigError(f"recording.{name}: expected a number in (0, 1), got 0; "
                                   "held-out trials and neurons are what the fit is judged on.")
@@ -486,17 +346,3 @@ def from_dict(cls, data, *, where="config"):
         return cls(**kwargs)
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
-
-
-def to_dict(config) -> dict:
-    """Nested plain dict (TOML/JSON-able) of a config dataclass, ``None`` values dropped."""
-    out = {}
-    for f in dataclasses.fields(config):
-        v = getattr(config, f.name)
-        if dataclasses.is_dataclass(v):
-            v = to_dict(v)
-        elif isinstance(v, tuple):
-            v = [dict(t) if isinstance(t, dict) else t for t in v]
-        if v is not None:
-            out[f.name] = v
-    return out

@@ -14,14 +14,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._errors import DataError
-from .attractor_metrics import lyapunov_exponent
-from .fixed_points import (
+from ._fixed_points_solvers import (
     _ACCELERATOR_NEWTON_BATCH,
     _CPU_NEWTON_BATCH,
     _POLISH_MARGIN,
-    _deduplicate,
     _polish,
 )
+from .fixed_points import _deduplicate
+from .lyapunov import lyapunov_exponent
 
 # Cubic (4-point Lagrange) interpolation error bound: max|Π(t − t_i)|/4! = (9/16)/24 on [0, 1].
 _CUBIC_ERROR = 9.0 / 16.0 / 24.0

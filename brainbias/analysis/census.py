@@ -72,8 +72,7 @@ from ._census_phases import (
     _newton,
     _unresolved_phase,
 )
-from .fixed_points import (
-    _AsInputDtype,
+from ._fixed_points_checks import (
     _check_count,
     _check_key,
     _check_positive,
@@ -81,6 +80,7 @@ from .fixed_points import (
     _check_step_fn,
     _working_dtype,
 )
+from ._fixed_points_solvers import _AsInputDtype
 from .linearisation import linearise
 
 __all__ = ["census", "census_summary", "ATTRACTOR_KINDS", "START_OUTCOMES", "CENSUS_OPTIONS"]

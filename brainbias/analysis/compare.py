@@ -25,6 +25,7 @@ import scipy.spatial
 import xarray as xr
 
 from .._errors import ConfigError, DataError
+from ._validate import check_series, choice, series_values
 
 __all__ = ["procrustes_distance", "cca_similarity", "dsa_distance", "compare_dynamics"]
 
@@ -46,25 +47,9 @@ def _as_trajectory(name: str, x, *, second_dim: str = "unit") -> np.ndarray:
             )
         values = np.asarray(x.transpose("time", second_dim).values, dtype=float)
     else:
-        values = np.asarray(x)
-        if values.ndim != 2:
-            raise DataError(
-                f"{name}: expected an array of shape (time, {second_dim}), got shape "
-                f"{values.shape}. A single series needs an explicit axis: x[:, None]."
-            )
-        if not np.issubdtype(values.dtype, np.number):
-            raise DataError(f"{name}: expected numbers, got dtype {values.dtype}.")
-        values = values.astype(float)
-    if not np.all(np.isfinite(values)):
-        bad = int(values.size - np.count_nonzero(np.isfinite(values)))
-        raise DataError(
-            f"{name}: contains {bad} NaN or infinite value(s) (a diverged run?); compare "
-            "finite trajectories only."
-        )
-    if values.shape[0] < 2 or values.shape[1] < 1:
-        raise DataError(f"{name}: need at least 2 time steps and 1 {second_dim}, got shape "
-                        f"{values.shape}.")
-    return values
+        values = series_values(name, x, second=second_dim)
+    return check_series(name, values, width=second_dim, nonfinite_hint=(
+        " (a diverged run?); compare finite trajectories only."))
 
 
 def _same_length(fn: str, a: np.ndarray, b: np.ndarray) -> None:
@@ -370,11 +355,7 @@ def dsa_distance(a, b, *, n_delays: int, rank: int, method: str = "spectral", ke
     True
     """
     fn = "dsa_distance"
-    if method not in DSA_METHODS:
-        from .._errors import did_you_mean
-
-        raise ConfigError(f"{fn}: method must be one of {DSA_METHODS}, got {method!r}."
-                          + did_you_mean(method, DSA_METHODS))
+    choice(fn, "method", method, DSA_METHODS)
     xa = _as_trajectory(f"{fn}: a", a)
     xb = _as_trajectory(f"{fn}: b", b)
     max_delays = min(xa.shape[0], xb.shape[0]) - 3

@@ -32,6 +32,10 @@ training cannot raise the spectral radius above ``g``.
 Complex numbers are stored as separate real and imaginary variables (``eigenvalue_real``,
 ``eigenvalue_imag``, …) so the result can be written to plain NetCDF4 (h5netcdf would need
 ``invalid_netcdf=True`` for complex dtypes).
+
+Where things live: this module checks the input, computes the Jacobians and assembles the
+Dataset; the eigen-decomposition and every label and time scale read off the spectrum are in
+:mod:`._spectrum`.
 """
 
 from __future__ import annotations
@@ -42,10 +46,10 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
-import scipy.linalg
 import xarray as xr
 
 from .._errors import ConfigError, DataError, did_you_mean
+from ._spectrum import eigendecompose, summarise
 
 __all__ = ["linearise", "active_units", "SORT_ORDERS", "STABILITY_LABELS", "CLASSIFICATIONS"]
 
@@ -122,70 +126,6 @@ def _check_step_fn(step_fn, n_units, dtype):
 @functools.partial(jax.jit, static_argnames=("step_fn", "batch_size"))
 def _jacobians(step_fn, x, *, batch_size):
     return jax.lax.map(jax.jacfwd(step_fn), x, batch_size=batch_size)
-
-
-def _sort_order(lam, sort_by):
-    primary = np.abs(lam) if sort_by == "magnitude" else lam.real
-    # lexsort: last key first. Descending primary; within a conjugate pair, Im > 0 first.
-    return np.lexsort((-lam.imag, -primary))
-
-
-def _eig(jac, sort_by, eigenvectors):
-    """Sorted eigenvalues, right and left eigenvectors (w^H r = 1) of one matrix."""
-    if eigenvectors:
-        lam, left, right = scipy.linalg.eig(jac, left=True, right=True)
-    else:
-        lam, left, right = scipy.linalg.eigvals(jac), None, None
-    order = _sort_order(lam, sort_by)
-    lam = lam[order]
-    if eigenvectors:
-        right = right[:, order]
-        left = left[:, order]
-        # scipy gives unit-norm left and right vectors; rescale the left ones so that
-        # w_k^H r_k = 1 (biorthogonal pair: the projection onto mode k is w_k^H x).
-        overlap = np.einsum("ik,ik->k", left.conj(), right)
-        left = left / overlap.conj()
-    return lam, right, left
-
-
-def _label(n_unstable, n_marginal, n_modes):
-    if n_unstable == 0:
-        return "stable" if n_marginal == 0 else "marginal"
-    return "unstable" if n_unstable == n_modes else "saddle"
-
-
-def _classify(lam, is_complex, label_map, dt):
-    """Classification and time scales of the dominant (largest ``|λ|``) mode of each point.
-
-    ``lam`` (fixed_point, mode) complex map eigenvalues, ``is_complex`` the same shape (not a
-    real eigenvalue up to rounding), ``label_map`` the map stability labels. Returns the
-    variables documented in :func:`linearise` as ``{name: values}``.
-    """
-    n_points = lam.shape[0]
-    rows = np.arange(n_points)
-    # argmax takes the first maximum: in sort order a conjugate pair's Im > 0 member
-    dominant = np.argmax(np.abs(lam), axis=1) if n_points else np.zeros(0, int)
-    lam_dom = lam[rows, dominant]
-    oscillating = is_complex[rows, dominant] | (lam_dom.real < 0)
-    labels = []
-    for lab, osc in zip(label_map, oscillating, strict=True):
-        if lab in ("stable", "unstable"):
-            lab = f"{lab}_{'focus' if osc else 'node'}"
-        labels.append(lab)
-    with np.errstate(divide="ignore"):  # λ = 0 (a dead direction): log → −inf, decay ∞
-        log_lam = np.log(lam.astype(complex))
-    log_dom = log_lam[rows, dominant]
-    per_step_frequency = np.where(oscillating, np.abs(log_dom.imag) / (2 * np.pi), np.nan)
-    return {
-        "classification": np.asarray(labels, dtype=str).reshape(n_points),
-        "dominant_mode": dominant.astype(np.int64),
-        "continuous_eigenvalue_real": log_lam.real / dt,
-        "continuous_eigenvalue_imag": log_lam.imag / dt,
-        "decay_rate_per_step": -log_dom.real,
-        "decay_rate": -log_dom.real / dt,
-        "oscillation_frequency_per_step": per_step_frequency,
-        "oscillation_frequency": per_step_frequency / dt,
-    }
 
 
 def linearise(
@@ -285,6 +225,52 @@ def linearise(
     >>> lin["classification"].values.tolist(), round(float(lin["decay_rate"][0]), 4)  # log 2/dt
     (['stable_node'], 6.9315)
     """
+    dt = _check_settings(sort_by, dt, marginal_tolerance, slow_tolerance)
+    x, base = _points_from(points)
+    if base is not None and "dt" in base.attrs and not np.isclose(base.attrs["dt"], dt):
+        raise ConfigError(
+            f"dt={dt} disagrees with dt={base.attrs['dt']} stored with the points; pass the "
+            "time step of the map that produced them."
+        )
+    dtype = _working_dtype()
+    n_units = x.shape[1]
+    _check_step_fn(step_fn, n_units, dtype)
+    batch_size = _batch_size(batch_size, n_units, dtype)
+    mask = _active_mask(active_units, x.shape)
+
+    jac = _jacobians_at(step_fn, x, dtype, batch_size)
+    lam, right, left = eigendecompose(jac, sort_by, eigenvectors)
+    variables = {"jacobian": ((FIXED_POINT_DIM, UNIT_DIM, SOURCE_UNIT_DIM), jac)}
+    summary = summarise(lam, dt=dt, marginal_tolerance=marginal_tolerance,
+                        slow_tolerance=slow_tolerance)
+    for name, values in summary.items():
+        variables[name] = ((FIXED_POINT_DIM, MODE_DIM) if values.ndim == 2 else (FIXED_POINT_DIM,),
+                           values)
+    if eigenvectors:
+        pmu = (FIXED_POINT_DIM, UNIT_DIM, MODE_DIM)
+        variables.update({
+            "right_eigenvector_real": (pmu, right.real),
+            "right_eigenvector_imag": (pmu, right.imag),
+            "left_eigenvector_real": (pmu, left.real),
+            "left_eigenvector_imag": (pmu, left.imag),
+        })
+    if mask is not None:
+        variables["active_units"] = ((FIXED_POINT_DIM, UNIT_DIM), mask)
+
+    attrs = _attrs(dt, sort_by, marginal_tolerance, slow_tolerance)
+    coords = {FIXED_POINT_DIM: np.arange(x.shape[0])}
+    if base is None:
+        variables["state"] = ((FIXED_POINT_DIM, UNIT_DIM), x)
+        return xr.Dataset(variables, coords=coords, attrs=attrs)
+    out = base.copy()
+    for name, (dims, values) in variables.items():
+        out[name] = (dims, values)
+    out.attrs.update(attrs)
+    return out
+
+
+def _check_settings(sort_by, dt, marginal_tolerance, slow_tolerance):
+    """Check the sort order and the positive settings of :func:`linearise`; return ``dt``."""
     if sort_by not in SORT_ORDERS:
         raise ConfigError(
             f"sort_by: expected one of {SORT_ORDERS}, got {sort_by!r}."
@@ -295,107 +281,47 @@ def linearise(
         if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
                 or not math.isfinite(value) or value <= 0:
             raise ConfigError(f"{name}: expected a positive finite number, got {value!r}.")
-    dt = float(dt)
-    x, base = _points_from(points)
-    if base is not None and "dt" in base.attrs and not np.isclose(base.attrs["dt"], dt):
-        raise ConfigError(
-            f"dt={dt} disagrees with dt={base.attrs['dt']} stored with the points; pass the "
-            "time step of the map that produced them."
-        )
-    dtype = _working_dtype()
-    n_points, n_units = x.shape
-    _check_step_fn(step_fn, n_units, dtype)
+    return float(dt)
+
+
+def _batch_size(batch_size, n_units, dtype):
+    """Points per Jacobian batch: the given count, or as many as fit in ``_BATCH_BYTES``."""
     if batch_size is None:
-        batch_size = max(1, _BATCH_BYTES // (n_units * n_units * np.dtype(dtype).itemsize))
-    elif isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+        return max(1, _BATCH_BYTES // (n_units * n_units * np.dtype(dtype).itemsize))
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
             or batch_size < 1:
         raise ConfigError(f"batch_size: expected an integer ≥ 1, got {batch_size!r}.")
+    return batch_size
 
-    mask = None
-    if active_units is not None:
-        mask = np.asarray(active_units.values if isinstance(active_units, xr.DataArray)
-                          else active_units)
-        if mask.shape != x.shape or mask.dtype != bool:
-            raise DataError(
-                f"active_units: expected a bool array of shape {x.shape} (fixed_point, unit), "
-                f"got {mask.dtype} {mask.shape}."
-            )
 
-    if n_points:
-        from .fixed_points import _AsInputDtype
+def _active_mask(active_units, shape):
+    """The active-unit mask as a bool array of the points' shape, or None when not given."""
+    if active_units is None:
+        return None
+    mask = np.asarray(active_units.values if isinstance(active_units, xr.DataArray)
+                      else active_units)
+    if mask.shape != shape or mask.dtype != bool:
+        raise DataError(
+            f"active_units: expected a bool array of shape {shape} (fixed_point, unit), "
+            f"got {mask.dtype} {mask.shape}."
+        )
+    return mask
 
-        jac = np.asarray(_jacobians(_AsInputDtype(step_fn), jnp.asarray(x, dtype),
-                                    batch_size=min(batch_size, n_points)))
-    else:
-        jac = np.zeros((0, n_units, n_units), dtype)
 
-    lam = np.zeros((n_points, n_units), complex)
-    right = np.zeros((n_points, n_units, n_units), complex) if eigenvectors else None
-    left = np.zeros_like(right) if eigenvectors else None
-    for i in range(n_points):
-        lam[i], r, w = _eig(jac[i], sort_by, eigenvectors)
-        if eigenvectors:
-            right[i], left[i] = r, w
+def _jacobians_at(step_fn, x, dtype, batch_size):
+    """Jacobians (fixed_point, unit, source_unit) of ``step_fn`` at the rows of ``x``."""
+    n_points, n_units = x.shape
+    if not n_points:
+        return np.zeros((0, n_units, n_units), dtype)
+    from ._fixed_points_solvers import _AsInputDtype
 
-    modulus = np.abs(lam)
-    tol = marginal_tolerance
-    unstable_map = np.sum(modulus > 1 + tol, axis=1)
-    marginal_map = np.sum(np.abs(modulus - 1) <= tol, axis=1)
-    unstable_field = np.sum(lam.real - 1 > tol, axis=1)
-    marginal_field = np.sum(np.abs(lam.real - 1) <= tol, axis=1)
-    label_map = [_label(u, m, n_units)
-                 for u, m in zip(unstable_map, marginal_map, strict=True)]
-    label_field = [_label(u, m, n_units)
-                   for u, m in zip(unstable_field, marginal_field, strict=True)]
+    return np.asarray(_jacobians(_AsInputDtype(step_fn), jnp.asarray(x, dtype),
+                                 batch_size=min(batch_size, n_points)))
 
-    # A mode is complex when its imaginary part is not rounding noise of a real eigenvalue.
-    is_complex = np.abs(lam.imag) > 1e3 * np.finfo(float).eps * np.maximum(modulus, 1.0)
-    first_complex = np.argmax(is_complex, axis=1)
-    has_complex = is_complex.any(axis=1)
-    phase = np.abs(np.angle(lam[np.arange(n_points), first_complex]))
-    period = np.where(has_complex, 2 * np.pi * dt / np.where(has_complex, phase, 1.0), np.nan)
 
-    distance_to_one = np.abs(lam - 1)
-    slow = distance_to_one < slow_tolerance
-    slow_dimension = slow.sum(axis=1)
-    others_stable = np.all(slow | (modulus < 1 - tol), axis=1)
-    line_attractor = (slow_dimension == 1) & others_stable
-    slowest = np.argmin(distance_to_one, axis=1) if n_points else np.zeros(0, int)
-
-    mu = (lam - 1) / dt
-    pm, pmu = (FIXED_POINT_DIM, MODE_DIM), (FIXED_POINT_DIM, UNIT_DIM, MODE_DIM)
-    variables = {
-        "jacobian": ((FIXED_POINT_DIM, UNIT_DIM, SOURCE_UNIT_DIM), jac),
-        "eigenvalue_real": (pm, lam.real),
-        "eigenvalue_imag": (pm, lam.imag),
-        "field_eigenvalue_real": (pm, mu.real),
-        "field_eigenvalue_imag": (pm, mu.imag),
-        "stability_map": ((FIXED_POINT_DIM,), np.asarray(label_map, dtype=str).reshape(n_points)),
-        "stability_field": ((FIXED_POINT_DIM,),
-                            np.asarray(label_field, dtype=str).reshape(n_points)),
-        "stable_map": ((FIXED_POINT_DIM,), (unstable_map == 0) & (marginal_map == 0)),
-        "stable_field": ((FIXED_POINT_DIM,), (unstable_field == 0) & (marginal_field == 0)),
-        "unstable_dimension_map": ((FIXED_POINT_DIM,), unstable_map.astype(np.int64)),
-        "unstable_dimension_field": ((FIXED_POINT_DIM,), unstable_field.astype(np.int64)),
-        "oscillatory": ((FIXED_POINT_DIM,), is_complex[:, 0] if n_points else np.zeros(0, bool)),
-        "oscillation_period": ((FIXED_POINT_DIM,), period),
-        "slow_dimension": ((FIXED_POINT_DIM,), slow_dimension.astype(np.int64)),
-        "slowest_mode": ((FIXED_POINT_DIM,), slowest.astype(np.int64)),
-        "line_attractor": ((FIXED_POINT_DIM,), line_attractor),
-    }
-    for name, values in _classify(lam, is_complex, label_map, dt).items():
-        variables[name] = (pm if values.ndim == 2 else (FIXED_POINT_DIM,), values)
-    if eigenvectors:
-        variables.update({
-            "right_eigenvector_real": (pmu, right.real),
-            "right_eigenvector_imag": (pmu, right.imag),
-            "left_eigenvector_real": (pmu, left.real),
-            "left_eigenvector_imag": (pmu, left.imag),
-        })
-    if mask is not None:
-        variables["active_units"] = ((FIXED_POINT_DIM, UNIT_DIM), mask)
-
-    attrs = {
+def _attrs(dt, sort_by, marginal_tolerance, slow_tolerance):
+    """The result's attributes: every convention and rule, and the tolerances."""
+    return {
         "dt": dt,
         "eigenvalue_convention": (
             "eigenvalue: lambda of the map Jacobian dF/dx; field_eigenvalue: "
@@ -425,15 +351,6 @@ def linearise(
             "*_per_step: the same per step of the map"
         ),
     }
-    coords = {FIXED_POINT_DIM: np.arange(n_points)}
-    if base is None:
-        variables["state"] = ((FIXED_POINT_DIM, UNIT_DIM), x)
-        return xr.Dataset(variables, coords=coords, attrs=attrs)
-    out = base.copy()
-    for name, (dims, values) in variables.items():
-        out[name] = (dims, values)
-    out.attrs.update(attrs)
-    return out
 
 
 def active_units(network, states, bias, *, inputs=None, closed_loop=False, readout=None,

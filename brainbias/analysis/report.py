@@ -35,11 +35,12 @@ from ._report_census import (
     _generator,
     _stack_censuses,
 )
-from .attractor_metrics import attractor_report, lyapunov_exponent
+from .attractor_metrics import attractor_report
 from .census import census
 from .compare import compare_dynamics
 from .fixed_points import find_fixed_points
 from .linearisation import linearise
+from .lyapunov import lyapunov_exponent
 from .pca import fit_pca, project
 
 __all__ = ["analyze_run", "context_step_function", "analysis_summary", "save_analysis",
@@ -208,18 +209,7 @@ def analyze_run(ds: xr.Dataset, *, contexts=None, key, n_starts: int = 128,
         Unknown context names, ``n_components`` larger than the units, ``census_starts`` < 1
         or an unknown census option.
     """
-    _results.validate(ds)
-    names = [str(c) for c in ds["context"].values]
-    contexts = names if contexts is None else list(contexts)
-    for c in contexts:
-        _results.select_context(ds, c)
-    n_units = ds.sizes["unit"]
-    if not 1 <= n_components <= n_units:
-        raise ConfigError(f"n_components: expected 1 … {n_units} (the number of units), "
-                          f"got {n_components}.")
-    if isinstance(census_starts, bool) or not isinstance(census_starts, (int, np.integer)) \
-            or census_starts < 1:
-        raise ConfigError(f"census_starts: expected an integer ≥ 1, got {census_starts!r}.")
+    contexts = _check_request(ds, contexts, n_components, census_starts)
     dt = float(ds.attrs["dt"])
     keys = jax.random.split(key, len(contexts))
     fp_options = dict(fixed_point_options or {})
@@ -239,8 +229,42 @@ def analyze_run(ds: xr.Dataset, *, contexts=None, key, n_starts: int = 128,
     fixed = xr.concat(fixed_sets, dim="fixed_point", combine_attrs="drop_conflicts",
                       data_vars="all", coords="minimal", compat="override", join="outer") \
         if any(f.sizes["fixed_point"] for f in fixed_sets) else fixed_sets[0]
+    pca, out = _shared_pca(ds, contexts, n_components)
+    out = _with_fixed_points(out, fixed, pca)
+    out = out.merge(_stack_censuses(censuses, contexts, network, pca))
+    variables = {
+        **_context_comparisons(ds, contexts, n_components, per_context),
+        **_attractor_metrics(ds, contexts, dt, per_context),
+        **_per_context_numbers(ds, contexts, per_context),
+    }
+    for name, value in variables.items():
+        out[name] = value
+    out = out.assign_coords(context=contexts, other_context=contexts)
+    out.attrs.update(_analysis_attrs(ds, fixed, censuses, contexts, per_context, n_starts=n_starts,
+                                     census_starts=census_starts))
+    return out
 
-    # one PCA basis for all chosen contexts: fitted on their pooled free-running rates
+
+def _check_request(ds, contexts, n_components, census_starts):
+    """Validate the run and the arguments of :func:`analyze_run`; return the contexts' names."""
+    _results.validate(ds)
+    names = [str(c) for c in ds["context"].values]
+    contexts = names if contexts is None else list(contexts)
+    for c in contexts:
+        _results.select_context(ds, c)
+    n_units = ds.sizes["unit"]
+    if not 1 <= n_components <= n_units:
+        raise ConfigError(f"n_components: expected 1 … {n_units} (the number of units), "
+                          f"got {n_components}.")
+    if isinstance(census_starts, bool) or not isinstance(census_starts, (int, np.integer)) \
+            or census_starts < 1:
+        raise ConfigError(f"census_starts: expected an integer ≥ 1, got {census_starts!r}.")
+    return contexts
+
+
+def _shared_pca(ds, contexts, n_components):
+    """One PCA basis for all chosen contexts, fitted on their pooled free-running rates; and a
+    Dataset with its components and every context's trajectory in it."""
     pooled = ds["rates"].sel(context=contexts).astype(float)
     samples = np.concatenate([_valid(pooled.sel(context=c).values) for c in contexts])
     pca = fit_pca(samples, n_components=n_components)
@@ -251,21 +275,27 @@ def analyze_run(ds: xr.Dataset, *, contexts=None, key, n_starts: int = 128,
         trajectory_pcs[i, : len(valid)] = np.asarray(project(pca, valid))
     trajectory_pcs = xr.DataArray(trajectory_pcs, dims=("context", "time", "component"),
                                   coords={"time": pooled["time"].values})
-    out = xr.Dataset(
+    return pca, xr.Dataset(
         {
             "components": pca["components"],
             "explained_variance_ratio": pca["explained_variance_ratio"],
             "trajectory_pcs": trajectory_pcs,
         })
+
+
+def _with_fixed_points(out, fixed, pca):
+    """``out`` with the fixed points' variables (prefixed ``fixed_point_``) and projections."""
     if "rate" in fixed:
         out["fixed_point_pcs"] = project(pca, fixed["rate"])
     for name in fixed.data_vars:
         out[f"fixed_point_{name}" if not name.startswith("fixed_point") else name] = fixed[name]
-    out = out.assign_coords(fixed_point_context=fixed["fixed_point_context"]) \
+    return out.assign_coords(fixed_point_context=fixed["fixed_point_context"]) \
         if "fixed_point_context" in fixed.coords else out
-    out = out.merge(_stack_censuses(censuses, contexts, network, pca))
 
-    # how different the contexts' dynamics are (pairwise, on the free-running rates)
+
+def _context_comparisons(ds, contexts, n_components, per_context):
+    """How different the contexts' dynamics are: pairwise Procrustes, CCA and DSA on the
+    free-running rates, (context, other_context); a skipped pair is noted in ``per_context``."""
     n_ctx = len(contexts)
     metrics = {m: np.full((n_ctx, n_ctx), np.nan) for m in
                ("procrustes_distance", "cca_similarity", "dsa_distance")}
@@ -283,9 +313,14 @@ def analyze_run(ds: xr.Dataset, *, contexts=None, key, n_starts: int = 128,
             metrics[m][ia, ib] = metrics[m][ib, ia] = float(cmp[m])
     for m, v in metrics.items():
         np.fill_diagonal(v, 0.0 if m != "cca_similarity" else 1.0)
-        out[m] = (("context", "other_context"), v)
+    return {m: (("context", "other_context"), v) for m, v in metrics.items()}
 
-    # attractor metrics against the target, with the noise floor of an independent segment
+
+def _attractor_metrics(ds, contexts, dt, per_context):
+    """Attractor metrics of each context's prediction against its target, with the noise floor
+    of an independent segment, and the bins used; a skipped context is noted in
+    ``per_context``."""
+    n_ctx = len(contexts)
     attractor = {m: np.full(n_ctx, np.nan) for m in (
         "state_space_divergence", "state_space_divergence_noise_floor",
         "power_spectrum_distance", "power_spectrum_distance_noise_floor")}
@@ -311,9 +346,14 @@ def analyze_run(ds: xr.Dataset, *, contexts=None, key, n_starts: int = 128,
             continue
         for m in attractor:
             attractor[m][i] = float(rep[m])
-    for m, v in attractor.items():
-        out[m] = (("context",), v)
+    out = {m: (("context",), v) for m, v in attractor.items()}
     out["state_space_bins"] = (("context",), bins)
+    return out
+
+
+def _per_context_numbers(ds, contexts, per_context):
+    """Counts and exponents from the per-context analysis, and the run's own forecast scores."""
+    out = {}
     for m in ("n_fixed", "n_slow", "lyapunov_exponent_network", "n_attractors",
               "n_unresolved_runs", "n_unsettled_runs", "census_steps"):
         out[m] = (("context",), np.array([per_context[c][m] for c in contexts]))
@@ -322,12 +362,16 @@ def analyze_run(ds: xr.Dataset, *, contexts=None, key, n_starts: int = 128,
     for m in ("valid_prediction_lyapunov_times", "valid_prediction_steps", "nrmse",
               "period_error"):
         out[m] = ds[m].sel(context=contexts).drop_vars("context")
-    out = out.assign_coords(context=contexts, other_context=contexts)
-    out.attrs.update(
+    return out
+
+
+def _analysis_attrs(ds, fixed, censuses, contexts, per_context, *, n_starts, census_starts):
+    """The analysis Dataset's attributes: schema versions, conventions, settings, notes."""
+    return dict(
         analysis_schema_version=ANALYSIS_SCHEMA_VERSION,
         run_schema_version=int(ds.attrs["schema_version"]),
         run_mode=ds.attrs["run_mode"],
-        dt=dt,
+        dt=float(ds.attrs["dt"]),
         speed_convention=str(fixed.attrs.get("speed_convention", "0.5*sum((F(x)-x)**2)")),
         time_convention=str(fixed.attrs.get("time_convention", "discrete map F, dt stored")),
         fixed_point_settings=json.dumps({k: _plain(v) for k, v in fixed.attrs.items()},
@@ -343,7 +387,6 @@ def analyze_run(ds: xr.Dataset, *, contexts=None, key, n_starts: int = 128,
                                    sort_keys=True),
         census_rule=str(censuses[0].attrs["start_attractor_rule"]),
     )
-    return out
 
 
 def _plain(v):

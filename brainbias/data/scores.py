@@ -167,6 +167,7 @@ def pvar(data, model) -> float:
     Returns
     -------
     float
+        pVar, at most 1.
 
     Raises
     ------

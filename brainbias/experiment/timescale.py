@@ -184,6 +184,8 @@ def select_tau_for_recording(config, data, *, progress: bool = False) -> TauSele
     from ..training.control import effective_tau
     from ..training.loop import fit
     from . import recording as population
+    from .pipeline import build
+    from .recording import RecordingSource
 
     rec = config.recording
     train = data.train_trials
@@ -197,7 +199,7 @@ def select_tau_for_recording(config, data, *, progress: bool = False) -> TauSele
     targets = inner.targets()
 
     def fit_and_score(tau):
-        network, controller, key = population.build(config, inner, tau=tau)
+        network, controller, key = build(config, RecordingSource(config, inner), tau=tau)
         result = fit(network, controller, targets, config.training, key=key, progress=progress)
         ev = population.evaluate(result.network, result.controller, inner,
                                  split_seed=rec.split_seed)
@@ -237,7 +239,7 @@ def select_tau_for_targets(config, targets, *, progress: bool = False) -> TauSel
             t, outputs=t.outputs[:n], inputs=None if t.inputs is None else t.inputs[:n]))
 
     def fit_and_score(tau):
-        _, network, controller, key = build(config, inner, tau=tau)
+        network, controller, key = build(config, inner, tau=tau)
         result = fit(network, controller, inner, training, key=key, progress=progress)
         ev = evaluate(result.network, result.controller, inner, training, config.evaluation)
         score = float(np.mean(ev["metrics"]["nrmse"]))

@@ -19,6 +19,7 @@ from brainbias.cli import main  # noqa: E402
 from brainbias.config import ExperimentConfig, RecordingConfig, from_dict  # noqa: E402
 from brainbias.data.recordings import from_spike_times, read_recording  # noqa: E402
 from brainbias.data.scores import co_smoothing_bits_per_spike, psth_r2, pvar  # noqa: E402
+from brainbias.experiment import pipeline  # noqa: E402
 from brainbias.experiment import recording as population  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -64,7 +65,7 @@ def synthetic():
 
 @pytest.fixture(scope="module")
 def bias_run(synthetic):
-    return population.run(_config(mode="bias"), recording=synthetic, progress=False)
+    return pipeline.run(_config(mode="bias"), recording=synthetic, progress=False)
 
 
 # --------------------------------------------------------------------------- config
@@ -111,7 +112,7 @@ def test_bad_recording_configs_are_config_errors(change, match):
 
 def test_window_must_cover_the_whole_analysis_window(synthetic):
     with pytest.raises(ConfigError, match="Set window = 40"):
-        population.run(_config(window=39), recording=synthetic, progress=False)
+        pipeline.run(_config(window=39), recording=synthetic, progress=False)
 
 
 def test_unknown_condition_is_a_config_error_with_a_suggestion(synthetic):
@@ -309,7 +310,7 @@ def test_schema_requires_all_recording_variables(bias_run):
 @pytest.mark.parametrize("mode, loss", [("bias+readout", "mse"), ("bias", "poisson"),
                                         ("bias+readout", "poisson")])
 def test_both_readout_modes_and_losses_fit(synthetic, mode, loss, tmp_path):
-    ds = population.run(_config(mode=mode, loss=loss, n_iterations=200, learning_rate=0.03,
+    ds = pipeline.run(_config(mode=mode, loss=loss, n_iterations=200, learning_rate=0.03,
                                 chunk_size=100), recording=synthetic, progress=False,
                         out_dir=tmp_path, figures=mode == "bias+readout" and loss == "mse")
     assert ("trained_readout_weights" in ds) == (mode == "bias+readout")
@@ -434,7 +435,7 @@ def test_ground_truth_bias_and_readout_fit_recovers_the_teacher(shipped, teacher
     that settle on fixed points (measured ≥ 2.8×; the teacher's ratio is far larger).
     """
     cfg = _ground_truth_config("bias+readout", 150, 1500)
-    ds = population.run(cfg, recording=shipped, progress=False)
+    ds = pipeline.run(cfg, recording=shipped, progress=False)
     for name in population.RECORDING_SCORES:
         assert float(ds[f"{name}_overall"]) > float(ds[f"{name}_baseline_overall"]), name
     matched, relabeled, shuffled = _latent_comparison(ds, teacher_latents)
@@ -465,7 +466,7 @@ def test_ground_truth_bias_only_fit_clears_the_bar(shipped, teacher_latents):
     readout fit above.
     """
     cfg = _ground_truth_config("bias", 200, 3000)
-    ds = population.run(cfg, recording=shipped, progress=False)
+    ds = pipeline.run(cfg, recording=shipped, progress=False)
     r2, r2_base = float(ds.psth_r2_overall), float(ds.psth_r2_baseline_overall)
     assert r2 > 0.8 * r2_base, (r2, r2_base)
     assert float(ds.co_bps_overall) > float(ds.co_bps_baseline_overall) > 0

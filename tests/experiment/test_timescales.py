@@ -292,9 +292,9 @@ def _recording_config(**training):
 @pytest.fixture(scope="module")
 def tiny_run():
     pytest.importorskip("neo")
-    from brainbias.experiment import recording as population
+    from brainbias.experiment import pipeline
 
-    return population.run(_recording_config(), progress=False, figures=False)
+    return pipeline.run(_recording_config(), progress=False, figures=False)
 
 
 def test_recording_tau_auto_uses_validation_trials_only(tiny_run):
@@ -318,13 +318,13 @@ def test_recording_tau_auto_uses_validation_trials_only(tiny_run):
 def test_recording_bias_and_tau_run_round_trips_and_rebuilds(tiny_run, tmp_path):
     """A bias+tau run: the fitted τ is stored (attribute and exact logit), the file rebuilds
     the fitted network, and re-simulating from it gives the stored prediction."""
-    from brainbias.experiment import recording as population
+    from brainbias.experiment import pipeline
     from brainbias.training.control import effective_readout
 
     cfg = _recording_config(mode="bias+tau", learning_rate=0.05)
     cfg = dataclasses.replace(cfg, network=dataclasses.replace(cfg.network, tau=0.04,
                                                                tau_grid=None))
-    ds = population.run(cfg, progress=False, figures=False)
+    ds = pipeline.run(cfg, progress=False, figures=False)
     assert ds.attrs["mode"] == "bias+tau" and ds.attrs["initial_tau"] == 0.04
     logit = float(ds["trained_leak_logit"])
     assert ds.attrs["tau"] == pytest.approx(ds.attrs["dt"] / (1 / (1 + np.exp(-logit))),
@@ -384,12 +384,12 @@ def test_fit_at_the_auto_chosen_tau_meets_every_goal():
     docs/recordings.md). Measured: kinds right; period ratio 1.004, frequencies 0.96 / 1.00;
     decay rates 1.46 (node) and 1.30 (focus)."""
     pytest.importorskip("neo")
-    from brainbias.experiment import recording as population
+    from brainbias.experiment import pipeline
     from brainbias.experiment.groundtruth import goals_met
 
     cfg = ExperimentConfig.from_toml(CONFIGS / "timescales_demo.toml")
     cfg = dataclasses.replace(cfg, network=dataclasses.replace(cfg.network, tau=0.02))
-    ds = population.run(cfg, progress=False, figures=False)
+    ds = pipeline.run(cfg, progress=False, figures=False)
     goals = goals_met(ds)
     failed = {c: [k for k, ok in g.items() if ok is False] for c, g in goals.items()}
     assert not any(failed.values()), (failed, ds[["model_attractor_kind",

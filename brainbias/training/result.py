@@ -1,0 +1,33 @@
+"""What a fit returns: :class:`TrainResult` (BPTT and the ridge readout baseline alike)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from ..models.rate import Network
+from .config import TrainingConfig
+from .control import Controller
+
+__all__ = ["TrainResult"]
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainResult:
+    """What :func:`~brainbias.training.loop.fit` returns (and the ridge baseline,
+    :func:`~brainbias.training.readout.fit_readout`).
+
+    network, controller : the (possibly) updated pytrees (``mode="bias"`` leaves the network
+    bit-identical); loss : ndarray (iteration, context) training loss per iteration;
+    teacher_forcing : ndarray (iteration,) the strength used; stopped : why training ended;
+    wall_time : seconds spent in this call.
+    """
+
+    network: Network
+    controller: Controller
+    loss: np.ndarray
+    teacher_forcing: np.ndarray
+    config: TrainingConfig
+    stopped: str
+    wall_time: float
