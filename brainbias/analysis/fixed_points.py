@@ -27,7 +27,7 @@ for its results.
 
 Where things live: this module holds the finder's steps (starts, minimisation, filtering,
 deduplication, packaging); the Adam and Newton kernels are in :mod:`._fixed_points_solvers`,
-the input checks in :mod:`._fixed_points_checks`, the BrainPy backend in
+the settings and input checks in :mod:`._fixed_points_checks`, the BrainPy backend in
 :mod:`._fixed_points_brainpy`.
 """
 

@@ -4,7 +4,8 @@ This is the single code path behind ``brainbias fit``, ``brainbias demo`` and th
 :func:`run`, for synthetic targets and for recordings alike, so that the CLI and the API agree::
 
     config ─► source (TargetSource | RecordingSource) ─► [τ = "auto": select] ─► build
-           ─► training.fit ─► source.results (held-out evaluation → Dataset) ─► save, figures
+           ─► training.fit [─► model selection on validation] ─► source.results (held-out
+           evaluation → Dataset) ─► save, figures
 
 A *source* (:class:`~brainbias.experiment.targets.TargetSource`,
 :class:`~brainbias.experiment.recording.RecordingSource`) says what the contexts, ``dt``,
@@ -117,10 +118,15 @@ def run(config: ExperimentConfig, *, out_dir=None, force: bool = False, resume: 
         selection = source.select_tau(progress=progress)
         tau = selection.chosen_tau
     network, controller, key = build(config, source, tau=tau)
+    selector = source.selector()
     train_result = fit(network, controller, source.targets(), config.training, key=key,
                        checkpoint=None if out is None else out / "checkpoint.npz",
-                       resume=resume, progress=progress)
+                       resume=resume, progress=progress, callback=selector)
+    if selector is not None:
+        train_result = selector.select(train_result)
     ds = source.results(train_result)
+    if selector is not None:
+        ds = _results.with_model_selection(ds, selector)
     if selection is not None:
         ds = _results.with_tau_selection(ds, selection)
     ds = source.finish(ds)

@@ -356,6 +356,11 @@ class RecordingSource:
         (:meth:`PopulationData.targets`)."""
         return self.data.targets()
 
+    def selector(self):
+        """None: a recording fit (autonomous) is judged on held-out trials and neurons;
+        ``training.select_every`` needs a closed-loop run and is refused by TrainingConfig."""
+        return None
+
     def select_tau(self, *, progress: bool = False):
         """``tau = "auto"`` for a recording
         (:func:`~brainbias.experiment.timescale.select_tau_for_recording`)."""

@@ -57,6 +57,32 @@ class TargetSource:
     def targets(self) -> list:
         return list(self.trajectories)
 
+    def selector(self):
+        """The model-selection callback of the fit (``training.select_every > 0``), scoring
+        free runs against the validation segment of each target: the steps between the fit's
+        part and the test part (:func:`~brainbias.training.stacking.stack_targets`). None
+        without selection."""
+        training = self.config.training
+        if not training.select_every:
+            return None
+        from .selection import ValidationSelector
+
+        targets = self.targets()
+        fit_part = stack_targets(targets, test_fraction=training.test_fraction,
+                                 validation_fraction=training.validation_fraction).n_train
+        train_part = stack_targets(targets, test_fraction=training.test_fraction).n_train
+        segments = []
+        for t, a, b in zip(targets, fit_part, train_part, strict=True):
+            if b - a < self.config.evaluation.washout + 3:
+                raise ConfigError(
+                    f"target {t.name!r}: the validation segment has {b - a} steps, fewer than "
+                    f"evaluation.washout + 3 = {self.config.evaluation.washout + 3}. Increase "
+                    "training.validation_fraction or the target's n_steps.")
+            segments.append(dataclasses.replace(
+                t, outputs=t.outputs[a:b], inputs=None if t.inputs is None else t.inputs[a:b]))
+        return ValidationSelector(segments, every=training.select_every,
+                                  washout=self.config.evaluation.washout)
+
     def select_tau(self, *, progress: bool = False):
         """``tau = "auto"`` for targets
         (:func:`~brainbias.experiment.timescale.select_tau_for_targets`)."""

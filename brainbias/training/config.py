@@ -98,6 +98,16 @@ class TrainingConfig:
         ``min_delta`` in the chunk-mean loss (0 = off).
     test_fraction : float
         Final fraction of every target held out from training and used for evaluation.
+    select_every : int
+        Model selection (target runs, closed loop): every this many iterations the model runs
+        free from the start of a *validation* segment and the one with the lowest state-space
+        divergence to it is kept (valid prediction time breaks ties;
+        :class:`brainbias.experiment.selection.ValidationSelector`). The training loss does not
+        tell how faithful a free-running attractor is (docs/lorenz.md). 0 = keep the final
+        model.
+    validation_fraction : float
+        With ``select_every > 0``: the last fraction of each target's training part that is
+        held out of the fit for the selection (the test part is never seen).
     loss : {"mse", "poisson"}
         Squared error on the outputs, or the Poisson negative log-likelihood of non-negative
         targets (counts per step) under the rate ``softplus(output)``.
@@ -132,6 +142,8 @@ class TrainingConfig:
     patience: int = 0
     min_delta: float = 1e-3
     test_fraction: float = 0.2
+    select_every: int = 0
+    validation_fraction: float = 0.2
     loss: str = "mse"
     dtype: str = "float32"
 
@@ -144,7 +156,8 @@ class TrainingConfig:
         check_choice("training.teacher_forcing", self.teacher_forcing, TEACHER_FORCING)
         for name in ("n_iterations", "batch_size", "window", "chunk_size"):
             check_int(f"training.{name}", getattr(self, name), minimum=1)
-        for name in ("washout", "checkpoint_every", "patience", "sparse_forcing_interval"):
+        for name in ("washout", "checkpoint_every", "patience", "sparse_forcing_interval",
+                     "select_every"):
             check_int(f"training.{name}", getattr(self, name), minimum=0)
         for name in ("learning_rate", "grad_clip", "readout_learning_rate_scale",
                      "tau_learning_rate_scale"):
@@ -161,6 +174,20 @@ class TrainingConfig:
                      "teacher_forcing_end", "teacher_forcing_fraction"):
             check_fraction(f"training.{name}", getattr(self, name))
         check_fraction("training.test_fraction", self.test_fraction, closed=False)
+        check_fraction("training.validation_fraction", self.validation_fraction, closed=False)
+        if self.select_every and self.run_mode != "closed_loop":
+            raise ConfigError(
+                f"training.select_every = {self.select_every} selects a model by how its free "
+                f"run matches a validation segment, which needs run_mode = \"closed_loop\" "
+                f"(got {self.run_mode!r}). Set select_every = 0.")
+        if self.select_every and self.validation_fraction == 0:
+            raise ConfigError("training.select_every > 0 needs a validation segment: set "
+                              "validation_fraction > 0 (default 0.2).")
+
+    @property
+    def held_out_for_validation(self) -> float:
+        """Fraction of each training part the fit does not see (0 without selection)."""
+        return self.validation_fraction if self.select_every else 0.0
 
 
 def to_dict(config) -> dict:

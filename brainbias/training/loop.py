@@ -147,6 +147,7 @@ def _check_targets(network, controller, targets, config) -> TargetArrays:
     """The stacked targets, after checking that they fit the network, controller and config."""
     _check_contexts(controller, targets)
     arrays = stack_targets(targets, test_fraction=config.test_fraction,
+                           validation_fraction=config.held_out_for_validation,
                            n_outputs=network.n_outputs, n_inputs=network.n_inputs)
     if config.run_mode == "driven" and arrays.inputs.shape[-1] == 0:
         raise ConfigError("training.run_mode='driven' needs targets with inputs "

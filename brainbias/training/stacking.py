@@ -40,8 +40,12 @@ class TargetArrays:
 
 
 def stack_targets(targets: Sequence[Trajectory], *, test_fraction: float = 0.0,
-                  n_outputs: int | None = None, n_inputs: int | None = None) -> TargetArrays:
+                  validation_fraction: float = 0.0, n_outputs: int | None = None,
+                  n_inputs: int | None = None) -> TargetArrays:
     """Stack per-context trajectories into padded arrays.
+
+    ``n_train`` counts the leading steps a fit may use: the first ``1 − test_fraction`` of each
+    target, less its last ``validation_fraction`` (held out for model selection).
 
     Contexts may have different output dimensions (e.g. 3-D Lorenz and a 2-D limit cycle): outputs
     are padded to the largest and masked; the readout has that many rows and a context's unused
@@ -86,6 +90,7 @@ def stack_targets(targets: Sequence[Trajectory], *, test_fraction: float = 0.0,
             inputs[i, : t.n_steps, : t.n_inputs] = t.inputs
     n_steps = np.array([t.n_steps for t in targets])
     n_train = np.floor(n_steps * (1.0 - test_fraction)).astype(int)
+    n_train = np.floor(n_train * (1.0 - validation_fraction)).astype(int)
     names = max((t.output_names for t in targets), key=len)
     names = tuple(names) + tuple(f"y{i}" for i in range(len(names), n_out))
     in_names = max((t.input_names for t in targets), key=len)
@@ -111,6 +116,11 @@ def _check_lengths(arrays: TargetArrays, config: TrainingConfig, contexts):
         if n < need:
             raise ConfigError(
                 f"target {name!r}: {n} training steps (after holding out test_fraction="
-                f"{config.test_fraction}) but a window needs washout + window + 1 = {need}. "
+                f"{config.test_fraction}{_validation_note(config)}) but a window needs washout + window + 1 = {need}. "
                 "Use a longer target or a shorter window/washout."
             )
+
+
+def _validation_note(config: TrainingConfig) -> str:
+    v = config.held_out_for_validation
+    return f" and validation_fraction={v} for model selection" if v else ""

@@ -101,3 +101,63 @@ def test_valid_prediction_steps_counts_like_valid_prediction_time():
     want = [valid_prediction_time(y, p, dt=1.0)["steps"] for p in preds]
     assert valid_prediction_steps(errors).tolist() == want
     assert want[-1] == 200 and want[2] <= 5  # the never-exceeded and the NaN cases
+
+
+# --------------------------------------------------------------------------- in the pipeline
+
+
+def test_the_fit_does_not_see_the_validation_segment():
+    t = cycle(n=1000)
+    plain = tr.stack_targets([t], test_fraction=0.2)
+    held = tr.stack_targets([t], test_fraction=0.2, validation_fraction=0.25)
+    assert int(plain.n_train[0]) == 800 and int(held.n_train[0]) == 600
+    cfg = TrainingConfig(select_every=10, validation_fraction=0.25)
+    assert cfg.held_out_for_validation == 0.25
+    assert TrainingConfig(validation_fraction=0.25).held_out_for_validation == 0.0
+
+
+@pytest.mark.parametrize("changes, match", [
+    (dict(select_every=10, run_mode="driven"), "closed_loop"),
+    (dict(select_every=10, validation_fraction=0.0), "validation_fraction > 0"),
+    (dict(validation_fraction=1.0), "validation_fraction"),
+])
+def test_selection_settings_are_checked(changes, match):
+    with pytest.raises(ConfigError, match=match):
+        TrainingConfig(**changes)
+
+
+def test_run_with_select_every_keeps_the_best_validated_model_and_records_the_checks():
+    import brainbias as bb
+    from brainbias.config import ExperimentConfig, from_dict
+
+    cfg = from_dict(ExperimentConfig, {
+        "seed": 0, "network": {"n_units": 40, "tau": 0.1},
+        "training": {"n_iterations": 100, "chunk_size": 25, "select_every": 25, "window": 30,
+                     "washout": 10, "batch_size": 4},
+        "evaluation": {"washout": 20},
+        "targets": [{"kind": "lorenz", "n_steps": 2000, "dt": 0.02}]})
+    ds = bb.run(cfg, progress=False)
+    checks = ds["selection_check"].values
+    d = ds["selection_state_space_divergence"].values
+    assert list(checks) == [25, 50, 75, 100]
+    # the kept model is the first check with the lowest validation D_stsp
+    assert ds.attrs["selected_iteration"] == checks[int(np.argmin(d))]
+    assert f"selected iteration {ds.attrs['selected_iteration']}" in ds.attrs[
+        "training_stopped"] or ds.attrs["selected_iteration"] == 100
+    # the controller stored is the selected one: re-scoring it on the validation segment
+    # gives the recorded value (same free run, same bins)
+    from brainbias.experiment.targets import TargetSource
+    from brainbias.results import controller_from_dataset, network_from_dataset
+
+    selector = TargetSource.from_config(cfg).selector()
+    selector.consider(0, network_from_dataset(ds), controller_from_dataset(ds))
+    # float32 training vs the float64 rebuild: occupancy histograms agree to a few 1e-3
+    assert selector.history[-1]["state_space_divergence"] == pytest.approx(
+        float(np.min(d)), rel=0.05)
+
+
+def test_a_recording_run_refuses_model_selection():
+    # recordings are fitted autonomously; selection needs a closed-loop free run
+    with pytest.raises(ConfigError, match="closed_loop"):
+        TrainingConfig(run_mode="autonomous", train_initial_state=True, test_fraction=0.0,
+                       select_every=10)
