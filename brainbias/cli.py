@@ -53,6 +53,9 @@ def _parser():
     a.add_argument("--starts", type=int, default=128, help="fixed-point starts per context")
     a.add_argument("--eigenvectors", action="store_true",
                    help="also store Jacobians and eigenvectors (N² numbers per fixed point)")
+    a.add_argument("--long-run-time", type=float, default=1000.0, metavar="T",
+                   help="chaotic contexts: standard attractor measures on a free run of T time "
+                        "units against independent trajectories (0: skip; default 1000)")
     _common(a)
 
     s = sub.add_parser("summary", help="print the fit-quality table of a results file")
@@ -99,7 +102,8 @@ def _fit(config, args, *, resume=False):
     return ds
 
 
-def _analyze(run_path: Path, args, *, out=None, contexts=None, starts=128, eigenvectors=False):
+def _analyze(run_path: Path, args, *, out=None, contexts=None, starts=128, eigenvectors=False,
+             long_run_time=1000.0):
     import jax
 
     from . import results
@@ -114,16 +118,17 @@ def _analyze(run_path: Path, args, *, out=None, contexts=None, starts=128, eigen
     t0 = time.perf_counter()
     ds = results.load(run_path)
     an = analyze_run(ds, contexts=contexts, n_starts=starts, eigenvectors=eigenvectors,
-                     key=jax.random.PRNGKey(int(ds.attrs["seed"])),
+                     long_run_time=long_run_time, key=jax.random.PRNGKey(int(ds.attrs["seed"])),
                      progress=not args.no_progress)
     save_analysis(an, target, force=True)
+    figures = []
     if not args.no_figures:
         from . import plotting
 
-        plotting.save_analysis_figures(an, out)
+        figures = plotting.save_analysis_figures(an, out)
     print(analysis_summary(an))
-    print(f"analysis: {target}" + ("" if args.no_figures else
-          f"; figures: {out}/fixed_points_pca.png, {out}/eigenvalues.png")
+    print(f"analysis: {target}" + (f"; figures: {', '.join(str(f) for f in figures)}"
+                                   if figures else "")
           + f"  ({time.perf_counter() - t0:.0f} s)")
     return an
 
@@ -153,7 +158,7 @@ def main(argv=None) -> int:
             _analyze(args.out / "run.nc", args)
         elif args.command == "analyze":
             _analyze(args.run, args, out=args.out, contexts=args.context, starts=args.starts,
-                     eigenvectors=args.eigenvectors)
+                     eigenvectors=args.eigenvectors, long_run_time=args.long_run_time)
         elif args.command == "summary":
             from . import results
             from .experiment.pipeline import summary_table

@@ -40,6 +40,7 @@ from .census import census
 from .compare import compare_dynamics
 from .fixed_points import find_fixed_points
 from .linearisation import linearise
+from .long_run import long_run_lines, long_run_variables
 from .lyapunov import lyapunov_exponent
 from .pca import fit_pca, project
 
@@ -140,7 +141,7 @@ def analyze_run(ds: xr.Dataset, *, contexts=None, key, n_starts: int = 128,
                 n_components: int = 3, lyapunov_steps: int = 5000,
                 fixed_point_options: dict | None = None, eigenvectors: bool = False,
                 census_starts: int = 64, census_options: dict | None = None,
-                progress: bool = True) -> xr.Dataset:
+                long_run_time: float = 1000.0, progress: bool = True) -> xr.Dataset:
     """Attractor census, fixed points, PCA, context comparison and attractor metrics of a run.
 
     Per context, an attractor census (:func:`~brainbias.analysis.census.census`) runs the
@@ -174,6 +175,10 @@ def analyze_run(ds: xr.Dataset, *, contexts=None, key, n_starts: int = 128,
     census_options : dict, optional
         Passed on to :func:`~brainbias.analysis.census.census` (``n_steps``,
         ``max_steps`` and its ``CENSUS_OPTIONS``; ``min_steps`` overrides the 50 τ default).
+    long_run_time : float
+        Chaotic contexts: the standard attractor measures of a free run this long (time units)
+        against independent trajectories of the true system
+        (:mod:`~brainbias.analysis.long_run`); 0 skips them.
 
     Returns
     -------
@@ -235,11 +240,13 @@ def analyze_run(ds: xr.Dataset, *, contexts=None, key, n_starts: int = 128,
     variables = {
         **_context_comparisons(ds, contexts, n_components, per_context),
         **_attractor_metrics(ds, contexts, dt, per_context),
+        **long_run_variables(ds, contexts, per_context, long_run_time=long_run_time),
         **_per_context_numbers(ds, contexts, per_context),
     }
     for name, value in variables.items():
         out[name] = value
     out = out.assign_coords(context=contexts, other_context=contexts)
+    out.attrs["long_run_time"] = float(long_run_time)
     out.attrs.update(_analysis_attrs(ds, fixed, censuses, contexts, per_context, n_starts=n_starts,
                                      census_starts=census_starts))
     return out
@@ -429,6 +436,7 @@ def analysis_summary(an: xr.Dataset) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines += ["  ".join(x.ljust(w) for x, w in zip(r, widths, strict=True)) for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
+    lines += long_run_lines(an)
     ctx = [str(c) for c in an["context"].values]
     if len(ctx) > 1:
         lines.append("")

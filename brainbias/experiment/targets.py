@@ -81,7 +81,8 @@ class TargetSource:
             segments.append(dataclasses.replace(
                 t, outputs=t.outputs[a:b], inputs=None if t.inputs is None else t.inputs[a:b]))
         return ValidationSelector(segments, every=training.select_every,
-                                  washout=self.config.evaluation.washout)
+                                  washout=self.config.evaluation.washout,
+                                  free_run_steps=training.validation_free_run)
 
     def select_tau(self, *, progress: bool = False):
         """``tau = "auto"`` for targets

@@ -108,6 +108,10 @@ class TrainingConfig:
     validation_fraction : float
         With ``select_every > 0``: the last fraction of each target's training part that is
         held out of the fit for the selection (the test part is never seen).
+    validation_free_run : int
+        Steps of each scored free run (compared with the validation segment's occupancy, so it
+        may be longer than the segment): long enough that a slow collapse onto a fixed point
+        or cycle shows.
     loss : {"mse", "poisson"}
         Squared error on the outputs, or the Poisson negative log-likelihood of non-negative
         targets (counts per step) under the rate ``softplus(output)``.
@@ -144,6 +148,7 @@ class TrainingConfig:
     test_fraction: float = 0.2
     select_every: int = 0
     validation_fraction: float = 0.2
+    validation_free_run: int = 10000
     loss: str = "mse"
     dtype: str = "float32"
 
@@ -154,7 +159,8 @@ class TrainingConfig:
         check_choice("training.dtype", self.dtype, ("float32", "float64"))
         check_choice("training.loss", self.loss, LOSSES)
         check_choice("training.teacher_forcing", self.teacher_forcing, TEACHER_FORCING)
-        for name in ("n_iterations", "batch_size", "window", "chunk_size"):
+        for name in ("n_iterations", "batch_size", "window", "chunk_size",
+                     "validation_free_run"):
             check_int(f"training.{name}", getattr(self, name), minimum=1)
         for name in ("washout", "checkpoint_every", "patience", "sparse_forcing_interval",
                      "select_every"):

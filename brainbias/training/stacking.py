@@ -116,7 +116,8 @@ def _check_lengths(arrays: TargetArrays, config: TrainingConfig, contexts):
         if n < need:
             raise ConfigError(
                 f"target {name!r}: {n} training steps (after holding out test_fraction="
-                f"{config.test_fraction}{_validation_note(config)}) but a window needs washout + window + 1 = {need}. "
+                f"{config.test_fraction}{_validation_note(config)}) but a window needs "
+                f"washout + window + 1 = {need}. "
                 "Use a longer target or a shorter window/washout."
             )
 
