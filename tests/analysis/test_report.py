@@ -1,5 +1,7 @@
 """`analyze_run` on a real (tiny) fitted run, its file round trip, and the `analyze` CLI."""
 
+import itertools
+import re
 from pathlib import Path
 
 import jax
@@ -53,7 +55,22 @@ def test_analysis_has_every_part_per_context(fitted, analysis):
     # attractor metrics and the target's known Lyapunov exponent
     assert float(analysis["lyapunov_exponent_target"].sel(context="lorenz")) == \
         pytest.approx(0.906, abs=1e-3)
-    assert np.isfinite(float(analysis["lyapunov_exponent_network"].sel(context="lorenz")))
+    # the network's exponent is the QR method's on the context's map from the end of the stored
+    # free run: an independent call (its own, deterministic initial tangents) agrees. The two
+    # differ only in the initial tangent: measured |Δ| = 0.021 /s at the lorenz context (a
+    # stable focus: its complex pair keeps the tangent rotating, 500 steps average that out to
+    # ~1e-2) and 1e-5 /s at van_der_pol's stable node; the exponents are -4.50 and -1.18 /s
+    from brainbias.analysis.attractor_metrics import lyapunov_exponent
+    from brainbias.analysis.report import context_step_function
+
+    for c in contexts:
+        _, step = context_step_function(fitted, str(c))
+        states = fitted["states"].sel(context=c).values
+        end = states[np.all(np.isfinite(states), axis=1)][-1]
+        independent = lyapunov_exponent(step, end, n_steps=500, transient=500,
+                                        dt=float(fitted.attrs["dt"]))
+        assert float(analysis["lyapunov_exponent_network"].sel(context=c)) == pytest.approx(
+            float(independent[0]), abs=0.1), c
     text = analysis_summary(analysis)
     assert "lorenz vs van_der_pol" in text and "D_stsp" in text
     # the census accounts for every free run of every context
@@ -76,6 +93,49 @@ def test_fixed_points_are_fixed_points_of_the_stored_network(fitted, analysis):
         for x in analysis["fixed_point_state"].values[sel]:
             q = 0.5 * np.sum((np.asarray(step(x)) - x) ** 2)
             assert q < 1e-12  # the finder's tolerance, ½·sum convention, float64
+
+
+def test_lyapunov_exponent_of_a_contracting_network_is_known(fitted):
+    """The tiny run with its weights replaced: W symmetric with eigenvalues 0.8 (once) and
+    U(-0.3, 0.3) (the rest), no feedback, zero bias. Then ‖W‖₂ = 0.8 and |tanh'| ≤ 1 make the
+    Euler map x ← (1 − a) x + a W tanh(x) (a = dt/τ = 0.2) a contraction onto x = 0, where its
+    Jacobian is (1 − a) I + a W: the largest Lyapunov exponent of every orbit is
+    ln(1 − a (1 − 0.8)) / dt = ln(0.96) / 0.02 = −2.0411 /s, the next ln(0.86) / dt = −7.5 /s.
+    The census's attractor and the fixed point at 0 decay at the same rate (their slowest
+    mode's |multiplier| is 0.96)."""
+    from brainbias import results
+
+    ds = fitted.copy(deep=True)
+    n, dt = ds.sizes["unit"], float(ds.attrs["dt"])
+    a = dt / float(ds.attrs["tau"])
+    rng = np.random.default_rng(0)
+    q, _ = np.linalg.qr(rng.normal(size=(n, n)))
+    mu = np.concatenate([[0.8], rng.uniform(-0.3, 0.3, n - 1)])
+    ds["recurrent_weights"][:] = (q * mu) @ q.T
+    ds["feedback_weights"][:] = 0.0
+    ds["bias"][:] = 0.0
+    np.testing.assert_allclose(np.linalg.eigvalsh(results.network_from_dataset(ds)
+                                                  .recurrent_weights).max(), 0.8, atol=1e-12)
+    expected = np.log(1 - a * (1 - 0.8)) / dt
+    # van_der_pol: a limit-cycle context (no long-run chaotic measures to compute)
+    an = analyze_run(ds, contexts=["van_der_pol"], key=jax.random.PRNGKey(1), n_starts=16,
+                     lyapunov_steps=500, census_starts=16, progress=False)
+    # after the 500-step transient the state is within 0.96^500 ≈ 1e-9 of 0 (J differs from
+    # J(0) by O(|x|²)) and the tangent's misalignment has shrunk by (0.86/0.96)^500 ≈ 1e-24:
+    # what is left is float64 rounding of 500 logs (measured |Δ| = 7e-15)
+    assert float(an["lyapunov_exponent_network"].sel(context="van_der_pol")) == pytest.approx(
+        expected, abs=1e-9)
+    # one attractor, the node at 0, reached by every run; linearised there (by the census and
+    # by the fixed-point analysis) it decays at −expected. The finder's point is 0 to 1e-27
+    # (measured), so the rates are exact to rounding: measured |Δ| = 1e-13 for both
+    assert an["attractor_kind"].values.tolist() == ["stable_node"]
+    assert int(an["attractor_n_starts"][0]) == 16
+    assert float(an["attractor_decay_rate"][0]) == pytest.approx(-expected, abs=1e-9)
+    fixed = an["fixed_point_kind"].values == "fixed"
+    assert fixed.sum() == 1
+    assert np.max(np.abs(an["fixed_point_state"].values[fixed])) < 1e-9
+    assert float(an["fixed_point_decay_rate"].values[fixed][0]) == pytest.approx(-expected,
+                                                                                 abs=1e-9)
 
 
 def test_analysis_file_round_trip_and_version_check(analysis, tmp_path):
@@ -176,6 +236,51 @@ def test_version_1_analysis_files_still_load_and_summarise(analysis, tmp_path):
     assert len(save_analysis_figures(load_analysis(path), tmp_path)) == 3
 
 
+def _check_printed(cell, value, decimals):
+    """``cell`` is ``value`` printed with ``decimals`` decimals ("—" for NaN)."""
+    if not np.isfinite(value):
+        assert cell == "—", (cell, value)
+    else:
+        # printing rounds: at most half a unit of the last printed digit (+ float slack)
+        assert float(cell) == pytest.approx(float(value), abs=0.5 * 10.0 ** -decimals + 1e-12)
+
+
+def _check_printed_numbers(printed, an):
+    """The numbers `brainbias analyze` printed are those of the analysis file it wrote."""
+    contexts = [str(c) for c in an["context"].values]
+    lines = printed.splitlines()
+    for c in contexts:
+        # the table: context, fixed, slow, stable, leading |λ|, λ_max net, λ_max target,
+        # D_stsp (floor), D_H (floor)
+        cells = next(re.split(r"\s{2,}", line.strip()) for line in lines
+                     if line.startswith(c + " "))
+        d = an.sel(context=c)
+        assert cells[1:3] == [str(int(d["n_fixed"])), str(int(d["n_slow"]))], cells
+        _check_printed(cells[5], float(d["lyapunov_exponent_network"]), 3)
+        _check_printed(cells[6], float(d["lyapunov_exponent_target"]), 3)
+        for cell, name in zip(cells[7:], ("state_space_divergence", "power_spectrum_distance"),
+                              strict=True):
+            value, floor = re.fullmatch(r"(\S+) \((\S+)\)", cell).groups()
+            _check_printed(value, float(d[name]), 3)
+            _check_printed(floor, float(d[f"{name}_noise_floor"]), 3)
+        # the census line: how many of the context's runs reached each resolved attractor
+        census = next(line for line in lines if line.strip().startswith(f"context {c}:"))
+        reached = re.findall(r"reached by (\d+)/(\d+)", census)
+        mine = (an["attractor_context"].values == c) & (an["attractor_kind"] != "unresolved")
+        assert [int(k) for k, _ in reached] == an["attractor_n_starts"].values[mine].tolist()
+        runs = int(np.sum(an["start_context"].values == c))
+        assert reached and {int(n) for _, n in reached} == {runs}, census
+    for a, b in itertools.combinations(contexts, 2):
+        line = next(line for line in lines if line.strip().startswith(f"{a} vs {b}:"))
+        p = an.sel(context=a, other_context=b)
+        for cell, name in zip(line.split(":")[1].split(" / "),
+                              ("procrustes_distance", "cca_similarity", "dsa_distance"),
+                              strict=True):
+            _check_printed(cell.strip(), float(p[name]), 3)
+    share = re.search(r"explain (\S+)% of the pooled", printed).group(1)
+    _check_printed(share, 100 * float(an["explained_variance_ratio"].sum()), 1)
+
+
 def test_analyze_cli(fitted, tmp_path, capsys):
     from brainbias import results
 
@@ -187,6 +292,7 @@ def test_analyze_cli(fitted, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "Procrustes" in printed and "attractor census" in printed
     assert "context lorenz:" in printed and "fixed points by kind" in printed
+    _check_printed_numbers(printed, load_analysis(tmp_path / "analysis.nc"))
     assert main(args) == 2  # refuses to overwrite
     assert "exists" in capsys.readouterr().err
     assert main(args + ["--force", "--context", "van_der_pol", "--no-figures"]) == 0
