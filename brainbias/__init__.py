@@ -30,32 +30,17 @@ from .training.loop import TrainResult, fit
 
 __all__ = [
     "__version__",
-    "BrainbiasError",
-    "ConfigError",
-    "DataError",
-    "SchemaError",
-    "TrainingError",
+    # errors
+    "BrainbiasError", "ConfigError", "DataError", "SchemaError", "TrainingError",
     "TrainingInterrupted",
-    "ConnectivityConfig",
-    "Controller",
-    "TRAINING_MODES",
-    "make_controller",
-    "Network",
-    "make_network",
-    "simulate",
-    "autonomous_map",
+    # models
+    "ConnectivityConfig", "Network", "make_network", "simulate", "autonomous_map",
     "vector_field",
-    "Trajectory",
-    "TARGETS",
-    "make_target",
-    "TrainingConfig",
-    "NetworkConfig",
-    "RecordingConfig",
-    "EvaluationConfig",
-    "ExperimentConfig",
-    "TrainResult",
-    "fit",
-    "run",
-    "load",
-    "save",
+    # data
+    "Trajectory", "TARGETS", "make_target",
+    # training
+    "Controller", "TRAINING_MODES", "make_controller", "TrainResult", "fit",
+    # config, experiment, results
+    "TrainingConfig", "NetworkConfig", "RecordingConfig", "EvaluationConfig",
+    "ExperimentConfig", "run", "load", "save",
 ]
