@@ -15,8 +15,10 @@ DIMS = ("context", "time", "unit", "source_unit", "output", "input", "iteration"
         "trial", "tau_candidate", "selection_check")
 
 #: extra dimensions of an analysis Dataset (``brainbias analyze``): fixed points, eigen-modes of
-#: their Jacobians, principal components, and the second context of pairwise comparisons
-ANALYSIS_DIMS = ("fixed_point", "mode", "component", "other_context")
+#: their Jacobians, principal components, the second context of pairwise comparisons, and the
+#: census (attractors, free-run starts, Floquet modes of cycles, steps along an orbit)
+ANALYSIS_DIMS = ("fixed_point", "mode", "component", "other_context", "attractor", "start",
+                 "floquet_mode", "orbit_step")
 
 #: variable → dimensions; ``None`` marks optional variables
 VARIABLES = {

@@ -104,3 +104,9 @@ def test_the_analysis_report_prints_the_long_run_line(analysis):
     lines = long_run_lines(analysis)
     assert any(line.startswith("lorenz: free run of 1000 time units") for line in lines)
     assert "lorenz: free run of 1000" in analysis_summary(analysis)
+
+
+def test_every_dimension_of_an_analysis_is_named_in_the_schema(analysis):
+    from brainbias.results import ANALYSIS_DIMS, DIMS
+
+    assert set(analysis.dims) <= set(DIMS) | set(ANALYSIS_DIMS)
