@@ -26,7 +26,7 @@ DEMO_DICT = {
     "training": {
         "mode": "bias",
         "run_mode": "closed_loop",
-        "n_iterations": 3000,
+        "n_iterations": 6000,
         "learning_rate": 0.03,
         "batch_size": 16,
         "window": 100,

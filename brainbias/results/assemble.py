@@ -110,9 +110,9 @@ def _jsonable(d):
 
 
 def with_tau_selection(ds: xr.Dataset, selection) -> xr.Dataset:
-    """``ds`` with what ``tau = "auto"`` tried and chose (:class:`~brainbias.experiment.timescale.
-    TauSelection`): the grid as coordinate ``tau_candidate``, :data:`TAU_SELECTION_VARIABLES`
-    and the ``tau_selection*`` attributes."""
+    """``ds`` with what ``tau = "auto"`` tried and chose
+    (:class:`~brainbias.experiment.timescale.TauSelection`): the grid as coordinate
+    ``tau_candidate``, :data:`TAU_SELECTION_VARIABLES` and the ``tau_selection*`` attributes."""
     f = lambda a: np.asarray(a, dtype=np.float64)  # noqa: E731
     ds = ds.assign_coords(tau_candidate=("tau_candidate", f(selection.candidates),
                                          {"description": "time constants tried (unit of dt)"}))
