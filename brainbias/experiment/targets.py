@@ -4,6 +4,7 @@ held-out end of each target (:func:`evaluate`), and their per-context table."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 
 import jax.numpy as jnp
@@ -34,8 +35,9 @@ class TargetSource:
         """The config's ``[[targets]]``, or the given trajectories (Python API)."""
         return cls(config, tuple(_targets_of(config) if targets is None else targets))
 
-    @property
+    @functools.cached_property
     def _arrays(self):
+        """The stacked targets, once (dt, inputs and outputs are read from them)."""
         return stack_targets(list(self.trajectories))
 
     @property
