@@ -13,7 +13,7 @@ import os
 import platform
 import time
 
-MODULES = ("core", "fixed_points", "attractor", "recordings")
+MODULES = ("core", "fixed_points", "attractor", "recordings", "sign_constraints")
 
 
 def main():

@@ -22,8 +22,9 @@ from .config import (
 from .data.targets import TARGETS, make_target
 from .data.trajectory import Trajectory
 from .experiment.pipeline import run
+from .models.base import autonomous_map, simulate, vector_field
 from .models.connectivity import ConnectivityConfig
-from .models.rate import Network, autonomous_map, make_network, simulate, vector_field
+from .models.rate import Network, make_network
 from .results import load, save
 from .training.control import TRAINING_MODES, Controller, make_controller
 from .training.loop import TrainResult, fit

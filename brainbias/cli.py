@@ -24,7 +24,7 @@ EXIT_INTERRUPTED = 130
 def _parser():
     p = argparse.ArgumentParser(
         prog="brainbias",
-        description="Fit the tonic inputs (biases) of a fixed random rate network to target "
+        description="Fit the tonic inputs (biases) of a fixed random network to target "
         "trajectories, then analyse the dynamics of each context.",
     )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -38,12 +38,14 @@ def _parser():
     f.add_argument("--tau", type=_tau_value, default=None, metavar="TAU",
                    help='override [network] tau: a time constant in the unit of dt (e.g. 0.02) '
                    'or "auto" (chosen by held-out performance over tau_grid)')
+    _model_option(f)
 
     d = sub.add_parser("demo", help="fit Lorenz + a limit cycle with one network, then analyse")
     d.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder")
     _common(d)
     d.add_argument("--iterations", type=int, default=None,
                    help="override training.n_iterations (e.g. for a quick look)")
+    _model_option(d)
 
     a = sub.add_parser("analyze", help="fixed points, PCA, context comparison and attractor "
                        "metrics of a run: writes analysis.nc and figures next to it")
@@ -81,6 +83,34 @@ def _with_tau(config, tau):
         return config
     grid = config.network.tau_grid if tau == "auto" else None
     network = dataclasses.replace(config.network, tau=tau, tau_grid=grid)
+    return dataclasses.replace(config, network=network)
+
+
+def _model_option(p):
+    from .models.registry import FAMILIES
+
+    p.add_argument("--model", choices=tuple(FAMILIES), default=None,
+                   help="override [network] model: the network family (rate, or ltc = liquid "
+                   "time-constant with conductance-based synapses)")
+
+
+def _with_model(config, model):
+    """``config`` with ``network.model`` replaced; the other family's keys go back to their
+    defaults, and a line says which were dropped."""
+    import dataclasses
+
+    from .config import NetworkConfig
+
+    if model is None or model == config.network.model:
+        return config
+    nc, default = config.network, NetworkConfig()
+    own = {"rate": ("nonlinearity", "form", "connectivity"), "ltc": ("ltc",)}[nc.model]
+    dropped = [k for k in own if getattr(nc, k) != getattr(default, k)]
+    if dropped:
+        print(f"--model {model}: ignoring the {nc.model} family's [network] keys "
+              f"{', '.join(dropped)}")
+    reset = {k: getattr(default, k) for k in own}  # NetworkConfig().ltc is None
+    network = dataclasses.replace(nc, model=model, **reset)
     return dataclasses.replace(config, network=network)
 
 
@@ -145,12 +175,13 @@ def main(argv=None) -> int:
             from .config import ExperimentConfig
 
             config = _with_tau(ExperimentConfig.from_toml(args.config), args.tau)
+            config = _with_model(config, args.model)
             _fit(config, args, resume=args.resume)
         elif args.command == "demo":
             from .experiment.demo import DEMO_CONFIG
             from .experiment.pipeline import replace_training
 
-            config = DEMO_CONFIG
+            config = _with_model(DEMO_CONFIG, args.model)
             if args.iterations is not None:
                 config = replace_training(config, n_iterations=args.iterations)
             _fit(config, args)

@@ -20,7 +20,9 @@ from pathlib import Path
 
 from ._errors import ConfigError, check_int, check_positive, did_you_mean
 from .models.connectivity import ConnectivityConfig
+from .models.ltc import LTCConfig
 from .models.rate import FORMS, NONLINEARITIES
+from .models.registry import family_class
 from .training.config import TrainingConfig, check_choice, check_fraction, to_dict
 
 __all__ = [
@@ -36,18 +38,50 @@ __all__ = [
 
 @dataclasses.dataclass(frozen=True)
 class NetworkConfig:
-    """The fixed network: size, time constant, nonlinearity, weight scales and connectivity.
+    """The fixed network (the ``[network]`` table): family, size, time constant, weight scales.
 
     ``dt`` is not set here: the network makes one step per target sample, so ``dt`` is the
     targets' sampling interval (all targets must share it) and ``tau`` is in the same unit.
+    Keys that only one family reads are errors when ``model`` names another.
 
-    ``tau`` is a number, or ``"auto"``: choose it by held-out performance over ``tau_grid``
-    (:mod:`brainbias.experiment.timescale`; default grid ``dt × 2^(k/2)``, k = 0 … 8, i.e. 1 … 16 ×
-    dt
-    in steps of √2). With ``training.mode = "bias+tau"`` the time constant is also trained,
-    starting from ``tau`` (or from each grid value under ``"auto"``).
+    Parameters
+    ----------
+    model : {"rate", "ltc"}
+        The model family (:data:`brainbias.models.registry.FAMILIES`): ``rate``, the firing-rate
+        network (:mod:`brainbias.models.rate`); ``ltc``, the liquid time-constant network with
+        conductance-based synapses (:mod:`brainbias.models.ltc`), configured in
+        ``[network.ltc]``.
+    n_units : int
+        Number of units ``N``, ≥ 1.
+    tau : float or "auto"
+        Time constant, in the unit of the targets' ``dt`` (``dt ≤ tau``). ``"auto"``: chosen by
+        held-out performance over ``tau_grid`` (:mod:`brainbias.experiment.timescale`). With
+        ``training.mode = "bias+tau"`` the time constant is also trained, starting from
+        ``tau`` (or from each grid value under ``"auto"``).
+    tau_grid : list of float, optional
+        The candidate time constants of ``tau = "auto"`` (only then; positive, unique). Default
+        ``dt × 2^(k/2)``, k = 0 … 8, i.e. 1 … 16 × ``dt`` in steps of √2.
+    nonlinearity : {"tanh", "relu", "softplus", "sigmoid", "identity"}
+        The rate function φ (:data:`brainbias.models.rate.NONLINEARITIES`). Rate family only.
+    form : {"continuous", "discrete"}
+        ``continuous``: the leak acts on the state, ``x ← (1−a)x + a(Wφ(x) + …)``, output
+        ``Cφ(x)``; ``discrete`` (Williams et al.): on the rates, ``r ← (1−a)r + aφ(Wr + …)``,
+        output ``Cr``. Rate family only.
+    input_scale : float
+        Standard deviation of the fixed input weights ``B``, ≥ 0.
+    feedback_scale : float
+        Standard deviation of the fixed feedback weights ``F`` (closed loop), ≥ 0.
+    readout_scale : float
+        ``√N`` × the standard deviation of the fixed readout ``C``, ≥ 0.
+    connectivity : table
+        The recurrent weight family (:class:`~brainbias.models.connectivity.ConnectivityConfig`,
+        ``[network.connectivity]``; default gain 1.2). Rate family only.
+    ltc : table, optional
+        The LTC network's synapses and solver (:class:`~brainbias.models.ltc.LTCConfig`,
+        ``[network.ltc]``); only with ``model = "ltc"`` (default: ``LTCConfig()``).
     """
 
+    model: str = "rate"
     n_units: int = 300
     tau: float | str = 0.1
     tau_grid: tuple | None = None
@@ -57,8 +91,10 @@ class NetworkConfig:
     feedback_scale: float = 1.0
     readout_scale: float = 1.0
     connectivity: ConnectivityConfig = ConnectivityConfig(gain=1.2)
+    ltc: LTCConfig | None = None
 
     def __post_init__(self):
+        family_class(self.model)
         check_int("network.n_units", self.n_units, minimum=1)
         _check_tau(self.tau, self.tau_grid)
         if self.tau_grid is not None:
@@ -67,6 +103,36 @@ class NetworkConfig:
             check_positive(f"network.{name}", getattr(self, name), allow_zero=True)
         check_choice("network.nonlinearity", self.nonlinearity, NONLINEARITIES)
         check_choice("network.form", self.form, FORMS)
+        _check_family_keys(self)
+
+    def model_options(self) -> dict:
+        """The family's own arguments of :func:`brainbias.models.registry.make_model`."""
+        if self.model == "ltc":
+            return {"config": self.ltc or LTCConfig()}
+        return {"connectivity": self.connectivity, "nonlinearity": self.nonlinearity,
+                "form": self.form}
+
+
+#: keys of [network] that only the rate family reads, with their defaults
+_RATE_ONLY = {"nonlinearity": "tanh", "form": "continuous",
+              "connectivity": ConnectivityConfig(gain=1.2)}
+
+
+def _check_family_keys(nc: NetworkConfig):
+    """Keys set for a family other than ``nc.model`` are errors that say where they belong."""
+    if nc.model == "rate" and nc.ltc is not None:
+        raise ConfigError('network.ltc: the [network.ltc] table configures model = "ltc", but '
+                          'network.model is "rate". Set model = "ltc" or remove the table.')
+    if nc.model == "ltc":
+        wrong = [k for k, default in _RATE_ONLY.items() if getattr(nc, k) != default]
+        if wrong:
+            raise ConfigError(
+                f"network.{wrong[0]}: belongs to the rate family, but network.model is \"ltc\" "
+                f"(set: {', '.join(wrong)}). An LTC network is configured in [network.ltc] "
+                "(synapse_scale, connection_probability, gain_range, reversal potentials, "
+                "solver); remove these keys or set model = \"rate\".")
+        if nc.ltc is None:
+            object.__setattr__(nc, "ltc", LTCConfig())
 
 
 def _check_tau(tau, grid):
@@ -94,10 +160,22 @@ def _check_tau(tau, grid):
 class EvaluationConfig:
     """How the trained network is judged (free-running, on the held-out end of each target).
 
-    ``washout`` steps of the held-out segment warm the network up (teacher-forced in closed loop),
-    then it runs free for the rest. ``horizon`` is the number of free-running steps over which
-    NRMSE is reported; ``vpt_threshold`` the normalised error at which the valid prediction
-    time ends.
+    The first steps of each held-out segment warm the network up, then it runs free for the rest
+    (:func:`brainbias.experiment.targets.evaluate`). Autonomous runs are judged over the whole
+    target from their initial state, without a warm-up.
+
+    Parameters
+    ----------
+    washout : int
+        Steps of the held-out segment that warm the network up before it runs free: the true
+        output is fed back (closed loop) or the true input drives it (driven); ≥ 0. The segment
+        must be at least ``washout + 2`` steps long.
+    horizon : int
+        Number of free-running steps over which the NRMSE is reported (metric ``nrmse``), ≥ 2.
+    vpt_threshold : float
+        The normalised error at which the valid prediction time ends
+        (:func:`brainbias.analysis.metrics.valid_prediction_time`; 0.4 after Pathak et al.
+        2018); > 0.
     """
 
     washout: int = 50
@@ -204,13 +282,28 @@ class RecordingConfig:
 class ExperimentConfig:
     """A whole run: seed, network, training, evaluation and what to fit.
 
-    What to fit is either ``targets``, a tuple of dicts, one per context, each with a ``kind``
-    key understood by :func:`brainbias.data.targets.make_target`, or ``recording``, a spike
-    recording whose conditions become the contexts (:mod:`brainbias.experiment.recording`) — not
-    both.
-    A recording is fitted from a trained initial state per condition over the whole analysis
-    window, so it needs ``training.run_mode = "autonomous"``, ``train_initial_state = true``
-    and ``test_fraction = 0`` (trials, not time, are held out).
+    What to fit is either ``targets`` or ``recording``, not both.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of every random draw of the run (network weights, initial biases, training
+        windows), ≥ 0; stored with the results.
+    network : table
+        The fixed network (:class:`NetworkConfig`, ``[network]``).
+    training : table
+        How the controller is optimised (:class:`TrainingConfig`, ``[training]``).
+    evaluation : table
+        How the trained network is judged (:class:`EvaluationConfig`, ``[evaluation]``).
+    targets : tuple of dict
+        The ``[[targets]]`` tables, one per context, each with a ``kind`` key understood by
+        :func:`brainbias.data.targets.make_target` and an optional, unique ``name``.
+    recording : table, optional
+        A spike recording whose conditions become the contexts (:class:`RecordingConfig`,
+        ``[recording]``; :mod:`brainbias.experiment.recording`). It is fitted from a trained
+        initial state per condition over the whole analysis window, so it needs
+        ``training.run_mode = "autonomous"``, ``train_initial_state = true`` and
+        ``test_fraction = 0`` (trials, not time, are held out).
     """
 
     seed: int = 0

@@ -54,9 +54,9 @@ numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False
 numpydoc_attributes_as_param_list = False
 
-# Config keys every Parameters section must describe: flip to True once the docstrings do, and
-# the build fails (-W) when a new key comes without a description.
-brainbias_docs_strict = False
+# Every config key must be described in its class's numpydoc Parameters section: a new key
+# without a description is a warning, so the build fails (-W).
+brainbias_docs_strict = True
 
 # -- sphinx-gallery (executed tutorials) -------------------------------------------------------
 sphinx_gallery_conf = {

@@ -14,7 +14,6 @@ from brainbias.experiment import pipeline
 
 CONFIGS = Path(__file__).parents[1] / "analyses" / "configs"
 TINY = sorted(CONFIGS.glob("*_tiny.toml"))
-FIXED_WEIGHTS = ("recurrent_weights", "input_weights", "feedback_weights", "readout_weights")
 
 
 def _initial(config, ds):
@@ -24,6 +23,10 @@ def _initial(config, ds):
     tau = float(ds.attrs.get("initial_tau", ds.attrs["tau"]))  # the τ the fit started from
     network, controller, _ = pipeline.build(source.config, source, tau=tau)
     return network, controller
+
+
+def exp_model(config):
+    return ExperimentConfig.from_toml(config).network.model
 
 
 def _rows(text, names):
@@ -98,7 +101,8 @@ def test_tiny_configs_smoke_run(config, tmp_path, capsys):
     else:
         _check_target_table(summary, ds)
     # the schema's variables with their dimensions
-    for name, dims in results.VARIABLES.items():
+    for name, dims in {**results.VARIABLES,
+                       **results.MODEL_VARIABLES[exp_model(config)]}.items():
         assert ds[name].dims == dims, name
     for name in results.METRICS:
         assert ds[name].dims == ("context",), name
@@ -107,7 +111,8 @@ def test_tiny_configs_smoke_run(config, tmp_path, capsys):
     network, initial = _initial(exp, ds)
     # the fixed network is the one drawn from the seed, untouched by training (all tiny
     # configs keep the weights fixed; a trained readout is stored on its own)
-    for name in FIXED_WEIGHTS:
+    assert ds.attrs["model"] == network.family == exp.network.model
+    for name in network.array_dims:
         np.testing.assert_array_equal(ds[name].values,
                                       np.asarray(getattr(network, name), dtype=np.float64))
     mode = ds.attrs["mode"]
@@ -173,3 +178,25 @@ def test_bad_target_config_is_a_user_error(tmp_path, capsys):
     cfg.write_text('[[targets]]\nkind = "lorenzz"\nn_steps = 300\n')
     assert main(["fit", str(cfg), "--out", str(tmp_path / "o")]) == 2
     assert "lorenz" in capsys.readouterr().err
+
+
+def test_model_option_switches_the_family_and_says_what_it_dropped(tmp_path, capsys):
+    out = tmp_path / "ltc"
+    args = ["fit", str(CONFIGS / "demo_tiny.toml"), "--out", str(out), "--no-progress",
+            "--no-figures", "--model", "ltc"]
+    assert main(args) == 0
+    ds = results.load(out / "run.nc")
+    assert ds.attrs["model"] == "ltc" and "synapse_weight" in ds and "recurrent_weights" not in ds
+    assert ExperimentConfig.from_toml(CONFIGS / "demo_tiny.toml").network.model == "rate"
+    # back to rate from an LTC config: the [network.ltc] table is dropped, and a line says so
+    capsys.readouterr()
+    assert main(["fit", str(CONFIGS / "ltc_tiny.toml"), "--out", str(tmp_path / "rate"),
+                 "--no-progress", "--no-figures", "--model", "rate"]) == 0
+    printed = capsys.readouterr().out
+    assert "--model rate: ignoring the ltc family's [network] keys ltc" in printed
+    assert results.load(tmp_path / "rate" / "run.nc").attrs["model"] == "rate"
+    with pytest.raises(SystemExit) as exc:  # argparse: exit 2 with the choices
+        main(["fit", str(CONFIGS / "demo_tiny.toml"), "--out", str(tmp_path / "x"),
+              "--model", "ltcc"])
+    assert exc.value.code == 2
+    assert "invalid choice: 'ltcc' (choose from 'rate', 'ltc')" in capsys.readouterr().err

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
-from ..models.rate import rates
+from ..models.base import rates
 from .census import census_summary
 from .pca import project
 

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._errors import ConfigError
-from ..models.rate import simulate
+from ..models.base import simulate
 from ..training.control import effective_leak, effective_readout
 
 __all__ = ["free_run", "forecast_errors", "valid_prediction_steps"]

@@ -383,8 +383,11 @@ def active_units(network, states, bias, *, inputs=None, closed_loop=False, reado
     DataError
         States or bias of the wrong shape or non-finite.
     """
-    from ..models.rate import rates
+    from ..models.base import rates
 
+    if getattr(network, "family", None) != "rate":
+        raise ConfigError(f"active_units: defined for rate networks (ReLU's D mask), not for the "
+                          f"{getattr(network, 'family', type(network).__name__)!r} family.")
     x, _ = _points_from(states)
     n = network.n_units
     if x.shape[1] != n:

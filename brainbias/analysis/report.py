@@ -25,7 +25,7 @@ import xarray as xr
 
 from .. import results as _results
 from .._errors import BrainbiasError, ConfigError
-from ..models.rate import autonomous_map, rates
+from ..models.base import autonomous_map, rates
 from ..training.control import effective_readout
 from ._report_census import (
     _census_lines,
@@ -38,6 +38,7 @@ from ._report_census import (
 from .attractor_metrics import attractor_report
 from .census import census
 from .compare import compare_dynamics
+from .conductance import coefficient_lines, run_coefficients
 from .fixed_points import find_fixed_points
 from .linearisation import linearise
 from .long_run import long_run_lines, long_run_variables
@@ -237,6 +238,8 @@ def analyze_run(ds: xr.Dataset, *, contexts=None, key, n_starts: int = 128,
     pca, out = _shared_pca(ds, contexts, n_components)
     out = _with_fixed_points(out, fixed, pca)
     out = out.merge(_stack_censuses(censuses, contexts, network, pca))
+    if network.family == "ltc":  # the A(v, u) v + c(v, u) view (Lemmel & Grosu 2023)
+        out = out.merge(run_coefficients(ds, contexts, fixed))
     variables = {
         **_context_comparisons(ds, contexts, n_components, per_context),
         **_attractor_metrics(ds, contexts, dt, per_context),
@@ -445,7 +448,7 @@ def analysis_summary(an: xr.Dataset) -> str:
             p = an.sel(context=a, other_context=b)
             lines.append(f"  {a} vs {b}: {f(p['procrustes_distance'])} / "
                          f"{f(p['cca_similarity'])} / {f(p['dsa_distance'])}")
-    lines += _census_lines(an) + _fixed_point_lines(an)
+    lines += _census_lines(an) + _fixed_point_lines(an) + coefficient_lines(an)
     ev = an["explained_variance_ratio"].values
     lines.append(f"shared PCA: {len(ev)} components explain {ev.sum():.1%} of the pooled rate "
                  "variance")

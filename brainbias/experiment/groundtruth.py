@@ -170,7 +170,7 @@ def teacher_attractors(teacher, conditions=None, *, key) -> dict:
     import jax
     import jax.numpy as jnp
 
-    from ..models.rate import autonomous_map
+    from ..models.base import autonomous_map
 
     names = teacher["conditions"]
     conditions = names if conditions is None else tuple(conditions)
@@ -194,7 +194,7 @@ def model_attractors(ds, *, key) -> dict:
     import jax.numpy as jnp
 
     from .. import results
-    from ..models.rate import autonomous_map
+    from ..models.base import autonomous_map
     from ..training.control import effective_leak, effective_readout
 
     network = results.network_from_dataset(ds)

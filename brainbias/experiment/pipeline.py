@@ -25,7 +25,7 @@ from .. import results as _results
 from .._errors import ConfigError
 from ..config import ExperimentConfig
 from ..data.trajectory import Trajectory
-from ..models.rate import make_network
+from ..models.registry import make_model
 from ..training.control import make_controller
 from ..training.loop import fit
 from . import targets as _targets
@@ -62,12 +62,11 @@ def build(config: ExperimentConfig, source, *, tau=None):
     if tau == "auto":
         raise ConfigError('build: network.tau is "auto"; pass the chosen tau=... '
                           "(brainbias.experiment.timescale chooses it).")
-    network = make_network(
-        nc.n_units, n_inputs=source.n_inputs, n_outputs=source.n_outputs,
-        connectivity=nc.connectivity, input_scale=nc.input_scale,
+    network = make_model(
+        nc.model, nc.n_units, options=nc.model_options(), n_inputs=source.n_inputs,
+        n_outputs=source.n_outputs, input_scale=nc.input_scale,
         feedback_scale=nc.feedback_scale, readout_scale=nc.readout_scale, dt=source.dt,
-        tau=float(tau), nonlinearity=nc.nonlinearity, form=nc.form, key=k_net,
-        dtype=jnp.dtype(config.training.dtype))
+        tau=float(tau), key=k_net, dtype=jnp.dtype(config.training.dtype))
     controller = make_controller(network, list(source.contexts), mode=config.training.mode,
                                  bias_scale=config.training.bias_init_scale, key=k_ctrl)
     return network, controller, k_train

@@ -152,8 +152,8 @@ def evaluate(network, controller, data: PopulationData, *, split_seed: int = 0) 
 
     from ..analysis.metrics import nrmse as _nrmse
     from ..data.scores import co_smoothing_bits_per_spike, psth_r2, pvar
-    from ..models.rate import rates as unit_rates
-    from ..models.rate import simulate
+    from ..models.base import rates as unit_rates
+    from ..models.base import simulate
     from ..training.control import effective_leak, effective_readout
     from ..training.loop import observe
 

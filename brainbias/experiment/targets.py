@@ -15,7 +15,7 @@ from .._errors import ConfigError
 from ..analysis import metrics as _metrics
 from ..config import EvaluationConfig, ExperimentConfig, TrainingConfig
 from ..data.trajectory import Trajectory
-from ..models.rate import Network, rates, simulate
+from ..models.base import Model, rates, simulate
 from ..training.control import Controller, effective_leak, effective_readout
 from ..training.loop import observe, stack_targets, warm_up
 
@@ -122,7 +122,7 @@ def _targets_of(config: ExperimentConfig) -> list:
     return [make_target(dict(spec)) for spec in config.targets]
 
 
-def evaluate(network: Network, controller: Controller, targets: Sequence[Trajectory],
+def evaluate(network: Model, controller: Controller, targets: Sequence[Trajectory],
              training: TrainingConfig, evaluation: EvaluationConfig) -> dict:
     """Free-running evaluation of every context on the held-out end of its target.
 

@@ -4,10 +4,10 @@
 
 Two directions:
 
-- :func:`to_brainpy` wraps a fixed :class:`~brainbias.models.rate.Network` and ONE context's tonic
-  input (bias) into an instance of a ``brainpy.DynamicalSystem`` subclass whose ``update`` is
-  exactly :func:`brainbias.models.rate.step`, so that BrainPy's own runner (``bp.DSRunner``)
-  reproduces :func:`brainbias.models.rate.simulate`.
+- :func:`to_brainpy` wraps a fixed network of any family (:mod:`brainbias.models`) and ONE
+  context's tonic input (bias) into an instance of a ``brainpy.DynamicalSystem`` subclass whose
+  ``update`` is exactly :func:`brainbias.models.base.step`, so that BrainPy's own runner
+  (``bp.DSRunner``) reproduces :func:`brainbias.models.base.simulate`.
 - :func:`run_brainpy` runs ANY BrainPy ``DynamicalSystem`` with ``bp.DSRunner`` and returns the
   monitored variables; :func:`brainbias.data.targets.from_brainpy` builds targets on it.
 
@@ -26,7 +26,7 @@ import jax.numpy as jnp
 
 from .._brainpy import import_brainpy, run_brainpy
 from .._errors import ConfigError, did_you_mean
-from ..models.rate import MODES, Network, output, step
+from ..models.base import MODES, Model, output, step
 from ..training.control import Controller, effective_leak, effective_readout
 
 __all__ = ["import_brainpy", "to_brainpy", "run_brainpy"]
@@ -43,11 +43,12 @@ def _model_class():
     bp, bm = import_brainpy()
 
     class BrainbiasNetwork(bp.DynamicalSystem):
-        """A brainbias rate network with one context's tonic input, as a BrainPy model.
+        """A brainbias network with one context's tonic input, as a BrainPy model.
 
-        Variables ``x`` (unit,) — the state ``x_t`` (continuous form) or ``r_t`` (discrete) —
-        and ``y`` (output,) — the readout ``C · rates(x_t)`` — can be monitored. ``update(inp)``
-        advances one step of :func:`brainbias.models.rate.step`; the step size is the network's
+        Variables ``x`` (unit,) — the family's state (rate ``x_t`` or ``r_t``, LTC potentials
+        ``v_t``) — and ``y`` (output,) — the readout ``C · rates(x_t)`` — can be monitored.
+        ``update(inp)`` advances one step of :func:`brainbias.models.base.step`; the step size
+        is the network's
         ``dt`` (attribute ``dt``), and a BrainPy runner must use the same.
         """
 
@@ -87,7 +88,7 @@ def _model_class():
             u = None if inp is None else jnp.asarray(bm.as_jax(inp))
             feedback = None
             if self.mode_name == "closed_loop":
-                # Same convention as brainbias.models.rate.simulate: the output y_t of the current
+                # Same convention as brainbias.models.base.simulate: the output y_t of the current
                 # state is fed back while computing x_{t+1}.
                 feedback = self.y.value
                 if self.output_mask is not None:
@@ -116,7 +117,7 @@ def _model_class():
 
 
 def to_brainpy(
-    network: Network,
+    network: Model,
     controller_or_bias,
     *,
     context=None,
@@ -128,15 +129,16 @@ def to_brainpy(
 ):
     """Export a network with one context's tonic input as a BrainPy ``DynamicalSystem``.
 
-    The model's ``update(inp=None)`` performs :func:`brainbias.models.rate.step` with the chosen
+    The model's ``update(inp=None)`` performs :func:`brainbias.models.base.step` with the chosen
     bias, so ``bp.DSRunner(model, monitors=["x", "y"], dt=model.dt)`` reproduces
-    :func:`brainbias.models.rate.simulate` (same convention: monitors hold ``x_1 … x_T`` and
+    :func:`brainbias.models.base.simulate` (same convention: monitors hold ``x_1 … x_T`` and
     ``y_1 … y_T``).
 
     Parameters
     ----------
-    network : Network
-        The fixed weights (copied by reference into the model; nothing is trainable there).
+    network : Model
+        A network of any family (:mod:`brainbias.models`): the fixed weights (copied by
+        reference into the model; nothing is trainable there).
     controller_or_bias : Controller or array
         A :class:`~brainbias.training.control.Controller` (its ``context`` row of ``bias`` and
         ``initial_state``, its effective readout and, for a ``bias+tau`` fit, its trained time
@@ -182,14 +184,15 @@ def to_brainpy(
     >>> runner.mon["y"].shape
     (10, 1)
     """
-    if not isinstance(network, Network):
-        raise ConfigError(f"network: expected a brainbias Network, got {type(network).__name__}.")
+    if not isinstance(network, Model):
+        raise ConfigError(f"network: expected a brainbias network (brainbias.models), got "
+                          f"{type(network).__name__}.")
     network.validate()
     if mode not in MODES:
         raise ConfigError(
             f"mode: expected one of {MODES}, got {mode!r}." + did_you_mean(mode, MODES)
         )
-    dtype = network.recurrent_weights.dtype
+    dtype = network.dtype
     n = network.n_units
 
     if isinstance(controller_or_bias, Controller):

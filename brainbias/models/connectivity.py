@@ -55,6 +55,11 @@ class ConnectivityConfig:
     Parameters
     ----------
     kind : {"gaussian", "sparse", "dale", "nonnegative"}
+        The weight family (module docstring): ``gaussian``, i.i.d. ``N(0, g²/N)`` entries
+        (Sompolinsky–Crisanti–Sommers); ``sparse``, each connection present with probability
+        ``connection_probability``, variance rescaled to keep the spectral radius ``g``;
+        ``dale``, excitatory and inhibitory presynaptic units (Dale's law), optionally
+        ``balanced``; ``nonnegative``, all entries ``|N(0, g²/N)|``.
     gain : float
         ``g`` in ``W_ij ~ N(0, g²/N)``; must be > 0.
     connection_probability : float

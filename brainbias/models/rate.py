@@ -13,15 +13,15 @@ with ``α = 1 − a``, ``β = a`` (``a = 1`` is the vanilla RNN)::
 
     r_{t+1} = (1 − a) r_t + a φ(W r_t + B u_t + F f_t + b),         y_t = C r_t
 
-``f_t`` is the fed-back output in closed loop: the network's own ``y_t``, or under (generalised)
-teacher forcing ``s_t y*_t + (1 − s_t) y_t`` with the true output ``y*`` (Hess et al. 2023).
-An ``output_mask`` (output,) zeroes fed-back outputs that a context does not use.
-
-All functions here act on ONE trajectory (no context/batch axis); callers ``vmap``. Nothing in
-this module knows about training: biases and an optional readout are plain arguments.
+``u`` are inputs, ``f`` the fed-back output (:mod:`brainbias.models.base`, which runs every
+family). :class:`Network` implements the :class:`~brainbias.models.base.Model` protocol:
+``rates`` is ``φ(x)`` (continuous) or ``r`` (discrete), ``advance`` the update above given the
+current ``I = b + B u + F f``.
 """
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -30,20 +30,7 @@ import numpy as np
 from .._errors import ConfigError, check_positive, did_you_mean
 from .._pytree import pytree_dataclass, static_field
 
-__all__ = [
-    "Network",
-    "NONLINEARITIES",
-    "FORMS",
-    "MODES",
-    "nonlinearity",
-    "rates",
-    "output",
-    "step",
-    "simulate",
-    "autonomous_map",
-    "vector_field",
-    "make_network",
-]
+__all__ = ["Network", "NONLINEARITIES", "FORMS", "nonlinearity", "make_network"]
 
 
 def _identity(x):
@@ -58,7 +45,6 @@ NONLINEARITIES = {
     "identity": _identity,
 }
 FORMS = ("continuous", "discrete")
-MODES = ("autonomous", "driven", "closed_loop")
 
 
 def nonlinearity(name: str):
@@ -96,6 +82,14 @@ class Network:
         Non-positive or non-finite ``dt``/``tau``, ``dt > tau``, unknown nonlinearity or form,
         or (via :meth:`validate`) inconsistent weight shapes.
     """
+
+    family: ClassVar[str] = "rate"
+    array_dims: ClassVar[dict] = {
+        "recurrent_weights": ("unit", "source_unit"),
+        "input_weights": ("unit", "input"),
+        "feedback_weights": ("unit", "output"),
+        "readout_weights": ("output", "unit"),
+    }
 
     recurrent_weights: jax.Array
     input_weights: jax.Array
@@ -140,6 +134,23 @@ class Network:
     def n_outputs(self) -> int:
         return self.readout_weights.shape[0]
 
+    @property
+    def dtype(self):
+        return self.recurrent_weights.dtype
+
+    def rates(self, state):
+        """Observable rates of a state (..., unit): ``φ(x)`` (continuous) or ``r`` (discrete)."""
+        if self.form == "continuous":
+            return nonlinearity(self.nonlinearity)(state)
+        return state
+
+    def advance(self, state, rate, current, leak):
+        """One step given ``rate = self.rates(state)`` and the current ``I = b + B u + F f``."""
+        if self.form == "continuous":
+            return (1.0 - leak) * state + leak * (self.recurrent_weights @ rate + current)
+        phi = nonlinearity(self.nonlinearity)
+        return (1.0 - leak) * state + leak * phi(self.recurrent_weights @ rate + current)
+
     def validate(self) -> Network:
         """Check that weight shapes agree and entries are finite; return self."""
         w = self.recurrent_weights
@@ -162,193 +173,6 @@ class Network:
             if not bool(np.all(np.isfinite(np.asarray(getattr(self, name))))):
                 raise ConfigError(f"{name}: contains NaN or infinite entries.")
         return self
-
-
-def rates(network: Network, state):
-    """Observable rates of a state (..., unit): ``φ(x)`` (continuous) or ``r`` (discrete)."""
-    if network.form == "continuous":
-        return nonlinearity(network.nonlinearity)(state)
-    return state
-
-
-def output(network: Network, state, readout=None):
-    """``y = C · rates(state)``; ``readout`` (output, unit) overrides the network's readout."""
-    c = network.readout_weights if readout is None else readout
-    return rates(network, state) @ c.T
-
-
-def step(network: Network, state, bias, *, inputs=None, feedback=None, leak=None):
-    """One step of the map, ``state`` (unit,) → (unit,). See the module docstring.
-
-    ``leak`` (a scalar, possibly traced) replaces ``network.leak = dt / tau``: a trained global
-    time constant lives in the controller (:func:`brainbias.training.control.effective_leak`), not
-    here.
-    """
-    return _step(network, state, rates(network, state), bias, inputs, feedback, leak)
-
-
-def _step(network: Network, state, rate, bias, inputs, feedback, leak=None):
-    """``step`` given ``rate = rates(network, state)`` already computed (simulate carries it,
-    so that φ is evaluated once per step, not twice)."""
-    a = network.leak if leak is None else leak
-    drive = bias
-    if inputs is not None:
-        drive = drive + network.input_weights @ inputs
-    if feedback is not None:
-        drive = drive + network.feedback_weights @ feedback
-    if network.form == "continuous":
-        return (1.0 - a) * state + a * (network.recurrent_weights @ rate + drive)
-    phi = nonlinearity(network.nonlinearity)
-    return (1.0 - a) * state + a * phi(network.recurrent_weights @ rate + drive)
-
-
-def simulate(
-    network: Network,
-    bias,
-    initial_state,
-    *,
-    mode: str = "autonomous",
-    n_steps: int | None = None,
-    inputs=None,
-    teacher=None,
-    teacher_strength=0.0,
-    readout=None,
-    output_mask=None,
-    leak=None,
-):
-    """Run the network for ``T`` steps from ``initial_state``.
-
-    Parameters
-    ----------
-    network : Network
-    bias : array, shape (unit,)
-    initial_state : array, shape (unit,)
-        ``x_0`` (continuous) or ``r_0`` (discrete).
-    mode : {"autonomous", "driven", "closed_loop"}
-        ``driven`` needs ``inputs``; ``closed_loop`` feeds the output back through
-        ``feedback_weights`` (and may also take ``inputs``).
-    n_steps : int, optional
-        ``T`` when neither ``inputs`` nor ``teacher`` fixes it.
-    inputs : array, shape (time, input), optional
-        ``u_0 … u_{T−1}``.
-    teacher : array, shape (time, output), optional
-        True outputs ``y*_0 … y*_{T−1}`` for teacher forcing (closed loop only).
-    teacher_strength : float or array of shape (time,)
-        ``s_t`` ∈ [0, 1]: 1 is full teacher forcing, 0 free running.
-    readout : array, shape (output, unit), optional
-        A trained readout replacing ``network.readout_weights``.
-    output_mask : array, shape (output,), optional
-        Multiplies the fed-back output (0 for outputs a context does not use).
-    leak : float or scalar array, optional
-        ``a = dt / τ`` replacing ``network.leak`` (a trained global time constant,
-        :func:`brainbias.training.control.effective_leak`).
-
-    Returns
-    -------
-    states : array, shape (time, unit)
-        ``x_1 … x_T``.
-    outputs : array, shape (time, output)
-        ``y_1 … y_T``.
-
-    Raises
-    ------
-    ConfigError
-        Unknown mode, or arguments that do not fit the mode.
-
-    Examples
-    --------
-    >>> import jax, jax.numpy as jnp
-    >>> from brainbias import make_network, simulate
-    >>> net = make_network(50, n_outputs=1, key=jax.random.PRNGKey(0))
-    >>> states, outputs = simulate(net, jnp.zeros(50), jnp.zeros(50), n_steps=10)
-    >>> states.shape, outputs.shape
-    ((10, 50), (10, 1))
-    """
-    if mode not in MODES:
-        raise ConfigError(f"mode: expected one of {MODES}, got {mode!r}."
-                          + did_you_mean(mode, MODES))
-    if mode == "driven" and inputs is None:
-        raise ConfigError("mode='driven' needs `inputs` of shape (time, input).")
-    if mode == "autonomous" and inputs is not None:
-        raise ConfigError("mode='autonomous' takes no `inputs`; use mode='driven'.")
-    if teacher is not None and mode != "closed_loop":
-        raise ConfigError("`teacher` is only used with mode='closed_loop'.")
-    lengths = {len(a) for a in (inputs, teacher) if a is not None}
-    if n_steps is not None:
-        lengths.add(int(n_steps))
-    if len(lengths) != 1:
-        raise ConfigError(
-            "simulate: give the number of steps through exactly one consistent source "
-            f"(n_steps, inputs or teacher); got lengths {sorted(lengths)}."
-        )
-    (t,) = lengths
-    closed = mode == "closed_loop"
-    c = network.readout_weights if readout is None else readout
-    # one dtype for the whole scan (the carry must keep its type): that of the network and state
-    dtype = jnp.result_type(initial_state, bias, network.recurrent_weights)
-    initial_state = jnp.asarray(initial_state, dtype)
-    output_mask = None if output_mask is None else jnp.asarray(output_mask, dtype)
-    c = jnp.asarray(c, dtype)
-    inputs = None if inputs is None else jnp.asarray(inputs, dtype)
-    teacher = None if teacher is None else jnp.asarray(teacher, dtype)
-    strength = jnp.broadcast_to(jnp.asarray(teacher_strength, dtype=dtype), (t,))
-    leak = None if leak is None else jnp.asarray(leak, dtype)
-    xs = {
-        "u": inputs,
-        "y_true": teacher,
-        "s": strength,
-    }
-
-    def body(carry, x):
-        state, rate, y = carry
-        fb = None
-        if closed:
-            fb = y if x["y_true"] is None else x["s"] * x["y_true"] + (1.0 - x["s"]) * y
-            if output_mask is not None:
-                fb = fb * output_mask
-        new = _step(network, state, rate, bias, x["u"], fb, leak)
-        rate_new = rates(network, new)
-        y_new = rate_new @ c.T
-        return (new, rate_new, y_new), (new, y_new)
-
-    r0 = rates(network, initial_state)
-    _, (states, outputs) = jax.lax.scan(body, (initial_state, r0, r0 @ c.T), xs, length=t)
-    return states, outputs
-
-
-def autonomous_map(network: Network, bias, *, closed_loop=False, readout=None, output_mask=None,
-                   inputs=None, leak=None):
-    """The map ``F: state (unit,) → state (unit,)`` of one step with a constant tonic input.
-
-    This is what the analysis layer receives (fixed points solve ``F(x) = x``). With
-    ``closed_loop=True`` the output is fed back (``f = C φ(x)``), i.e. the effective recurrent
-    weights are ``W + F C``. ``inputs`` (input,) adds a constant input. ``leak`` replaces
-    ``network.leak`` (a trained time constant, as in :func:`step`).
-    """
-    c = network.readout_weights if readout is None else readout
-
-    def f(state):
-        fb = None
-        if closed_loop:
-            fb = rates(network, state) @ c.T
-            if output_mask is not None:
-                fb = fb * output_mask
-        return step(network, state, bias, inputs=inputs, feedback=fb, leak=leak)
-
-    return f
-
-
-def vector_field(network: Network, bias, **kwargs):
-    """The continuous-time field ``dx/dt = (F(x) − x) / dt`` of the same map.
-
-    For ``form="continuous"`` this is exactly ``(−x + W φ(x) + b) / τ`` (plus feedback/inputs);
-    for ``form="discrete"`` it is the field whose Euler step is the map. Stability of a fixed
-    point: ``Re λ < 0`` here ⇔ ``|1 + dt·λ| < 1`` for the map when ``dt·|λ|`` is small.
-    """
-    f = autonomous_map(network, bias, **kwargs)
-    dt = network.dt
-    return lambda state: (f(state) - state) / dt
-
 
 
 def make_network(

@@ -1,9 +1,10 @@
 """The results schema: every dimension, variable and attribute name of a run, in one place.
 
 A run is an :class:`xarray.Dataset` holding what is needed to rebuild and re-simulate the trained
-network (all weights, biases, initial states, config, seed, versions) plus the target, the
-free-running prediction, unit rates, loss history and per-context metrics. It is saved as NetCDF
-(h5netcdf engine; never pickle). :func:`load` validates and refuses unknown schema versions.
+network (its model family and all its fixed parameters, biases, initial states, config, seed,
+versions) plus the target, the free-running prediction, unit rates, loss history and
+per-context metrics. It is saved as NetCDF (h5netcdf engine; never pickle). :func:`load`
+validates and refuses unknown schema versions.
 
 Modules: ``schema`` (every name, :func:`validate`), ``io`` (:func:`save`, :func:`load`),
 ``assemble`` (:func:`make_dataset` and the optional groups), ``rebuild`` (network and
@@ -22,7 +23,9 @@ from .schema import (
     ANALYSIS_DIMS,
     DIMS,
     METRICS,
+    MODEL_ATTRS,
     MODEL_SELECTION_VARIABLES,
+    MODEL_VARIABLES,
     OPTIONAL_VARIABLES,
     RECORDING_VARIABLES,
     REQUIRED_ATTRS,
@@ -31,6 +34,7 @@ from .schema import (
     TEACHER_COMPARISON_VARIABLES,
     VARIABLES,
     is_recording_run,
+    model_family,
     package_versions,
     validate,
 )
@@ -46,6 +50,9 @@ __all__ = [
     "SCHEMA_VERSION",
     "DIMS",
     "VARIABLES",
+    "MODEL_VARIABLES",
+    "MODEL_ATTRS",
+    "model_family",
     "METRICS",
     "RECORDING_VARIABLES",
     "TAU_SELECTION_VARIABLES",

@@ -9,6 +9,7 @@ import numpy as np
 import xarray as xr
 
 from .._errors import SchemaError
+from ..models.base import static_settings
 from .schema import (
     METRICS,
     OPTIONAL_VARIABLES,
@@ -49,10 +50,7 @@ def make_dataset(*, network, controller, train_result, evaluation, target_arrays
         "output_mask": (VARIABLES["output_mask"], f(target_arrays.output_mask)),
         "bias": (VARIABLES["bias"], f(controller.bias)),
         "initial_state": (VARIABLES["initial_state"], f(controller.initial_state)),
-        "recurrent_weights": (VARIABLES["recurrent_weights"], f(network.recurrent_weights)),
-        "input_weights": (VARIABLES["input_weights"], f(network.input_weights)),
-        "feedback_weights": (VARIABLES["feedback_weights"], f(network.feedback_weights)),
-        "readout_weights": (VARIABLES["readout_weights"], f(network.readout_weights)),
+        **{name: (dims, f(getattr(network, name))) for name, dims in network.array_dims.items()},
         "loss": (VARIABLES["loss"], f(train_result.loss)),
         "teacher_forcing": (VARIABLES["teacher_forcing"], f(train_result.teacher_forcing)),
         "target_kind": (("context",), np.array([t.kind for t in targets], dtype=object)),
@@ -82,8 +80,8 @@ def make_dataset(*, network, controller, train_result, evaluation, target_arrays
         tau=effective_tau(network, controller),
         initial_tau=float(network.tau),
         tau_selection="fixed",
-        nonlinearity=network.nonlinearity,
-        form=network.form,
+        model=network.family,
+        **static_settings(network),
         mode=train_result.config.mode,
         run_mode=train_result.config.run_mode,
         training_stopped=train_result.stopped,

@@ -6,7 +6,7 @@ import xarray as xr
 
 
 def network_from_dataset(ds: xr.Dataset):
-    """Rebuild the fixed :class:`~brainbias.models.rate.Network` of a run (float64 arrays).
+    """Rebuild the fixed network of a run, of its family (float64 arrays).
 
     Its ``tau`` is the run's τ (attribute ``tau``): for a ``bias+tau`` run the fitted one, so
     that any step function built from this network alone has the fitted dynamics; the
@@ -14,19 +14,21 @@ def network_from_dataset(ds: xr.Dataset):
     """
     import jax.numpy as jnp
 
-    from ..models.rate import Network
+    from ..models.registry import family_class
+    from .schema import MODEL_ATTRS, model_family
 
-    arr = lambda name: jnp.asarray(ds[name].values)  # noqa: E731
-    return Network(
-        recurrent_weights=arr("recurrent_weights"),
-        input_weights=arr("input_weights"),
-        feedback_weights=arr("feedback_weights"),
-        readout_weights=arr("readout_weights"),
-        dt=float(ds.attrs["dt"]),
-        tau=float(ds.attrs["tau"]),
-        nonlinearity=str(ds.attrs["nonlinearity"]),
-        form=str(ds.attrs["form"]),
-    )
+    family = model_family(ds)
+    cls = family_class(family)
+    arrays = {name: jnp.asarray(ds[name].values) for name in cls.array_dims}
+    settings = {name: _plain(ds.attrs[name]) for name in MODEL_ATTRS[family]}
+    return cls(**arrays, dt=float(ds.attrs["dt"]), tau=float(ds.attrs["tau"]), **settings)
+
+
+def _plain(value):
+    """An attribute as the Python scalar a model's static field holds (NetCDF gives numpy)."""
+    if hasattr(value, "item"):
+        return value.item()
+    return value if isinstance(value, (int, float, str)) else str(value)
 
 
 def controller_from_dataset(ds: xr.Dataset):

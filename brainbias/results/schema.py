@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 
 import xarray as xr
 
 from .._errors import SchemaError
+from ..models.registry import FAMILIES
 
 SCHEMA_VERSION = 1
 
@@ -30,7 +32,6 @@ VARIABLES = {
     "output_mask": ("context", "output"),
     "bias": ("context", "unit"),
     "initial_state": ("context", "unit"),
-    "recurrent_weights": ("unit", "source_unit"),
     "input_weights": ("unit", "input"),
     "feedback_weights": ("unit", "output"),
     "readout_weights": ("output", "unit"),
@@ -107,7 +108,23 @@ METRICS = {
 }
 
 REQUIRED_ATTRS = ("schema_version", "brainbias_version", "config", "seed", "versions", "dt", "tau",
-                  "nonlinearity", "form", "mode", "run_mode")
+                  "mode", "run_mode")
+
+#: The model family of a run is its attribute ``model`` ("rate" when absent: files written
+#: before the LTC family). Each family adds its fixed arrays (family → variable → dimensions;
+#: the weights every family shares are in :data:`VARIABLES`) and its static settings as
+#: attributes (family → names), e.g. ``nonlinearity`` and ``form`` of a rate network, ``solver``
+#: and ``unfolds`` of an LTC network.
+MODEL_VARIABLES = {name: {k: v for k, v in cls.array_dims.items() if k not in VARIABLES}
+                   for name, cls in FAMILIES.items()}
+MODEL_ATTRS = {name: tuple(f.name for f in dataclasses.fields(cls)
+                           if f.metadata.get("static") and f.name not in ("dt", "tau"))
+               for name, cls in FAMILIES.items()}
+
+
+def model_family(ds: xr.Dataset) -> str:
+    """The model family of a results Dataset."""
+    return str(ds.attrs.get("model", "rate"))
 
 
 def package_versions() -> dict:
@@ -142,10 +159,15 @@ def validate(ds: xr.Dataset) -> xr.Dataset:
             f"(understands version {SCHEMA_VERSION}); use the brainbias version that wrote it "
             f"({ds.attrs.get('brainbias_version', 'unknown')})."
         )
-    missing = [a for a in REQUIRED_ATTRS if a not in ds.attrs]
+    family = model_family(ds)
+    if family not in FAMILIES:
+        raise SchemaError(f"results file: unknown model family {family!r} (attribute 'model'); "
+                          f"this brainbias knows {tuple(FAMILIES)}.")
+    missing = [a for a in REQUIRED_ATTRS + MODEL_ATTRS[family] if a not in ds.attrs]
     if missing:
         raise SchemaError(f"results file is missing attributes {missing}.")
-    for name, dims in {**VARIABLES, **{m: ("context",) for m in METRICS}}.items():
+    for name, dims in {**VARIABLES, **MODEL_VARIABLES[family],
+                       **{m: ("context",) for m in METRICS}}.items():
         if name not in ds:
             raise SchemaError(f"results file is missing variable {name!r}.")
         if ds[name].dims != dims:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 
 from .._errors import ConfigError, check_int, check_positive, did_you_mean
-from ..models.rate import MODES
+from ..models.base import MODES
 from .control import TRAINING_MODES
 
 __all__ = ["TrainingConfig", "to_dict", "check_choice", "check_fraction"]
@@ -96,6 +96,9 @@ class TrainingConfig:
     patience : int
         Early stopping: stop after this many chunks without a relative improvement of
         ``min_delta`` in the chunk-mean loss (0 = off).
+    min_delta : float
+        The relative improvement that counts for ``patience``: a chunk improves when its mean
+        loss is below ``(1 − min_delta)`` × the best so far; ≥ 0.
     test_fraction : float
         Final fraction of every target held out from training and used for evaluation.
     select_every : int

@@ -1,10 +1,10 @@
 """The tonic-input controller: what a fit is allowed to change.
 
 A :class:`Controller` holds one bias vector per context (shape (context, unit), even with one
-context), an initial state per context, and optionally a trained readout. The fixed
-:class:`~brainbias.models.rate.Network` is a separate argument. A *training mode* is a choice of
-which leaves of ``(network, controller)`` receive gradients — a partition of the same pytrees,
-not a branch in the model (cf. Equinox ``partition``):
+context), an initial state per context, and optionally a trained readout. The fixed network
+(any family, :class:`~brainbias.models.base.Model`) is a separate argument. A *training mode* is
+a choice of which leaves of ``(network, controller)`` receive gradients — a partition of the
+same pytrees, not a branch in the model (cf. Equinox ``partition``):
 
 =================  ==================================================================
 ``bias``           controller.bias (default) — the Williams et al. (2024) setting
@@ -22,7 +22,7 @@ static ``tau`` (the starting value), and the controller holds ``leak_logit`` = �
 ``a = dt / τ = sigmoid(θ)``, so that ``τ = dt / sigmoid(θ) > dt`` whatever θ the optimiser
 reaches (the Euler step never overshoots), and an Adam step in θ is a relative step in τ
 (``d ln τ / dθ = −(1 − a)``). :func:`effective_leak` gives the leak in use; every simulation of
-a fitted controller passes it to :func:`brainbias.models.rate.simulate`.
+a fitted controller passes it to :func:`brainbias.models.base.simulate`.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import jax.numpy as jnp
 
 from .._errors import ConfigError, did_you_mean
 from .._pytree import pytree_dataclass, static_field
-from ..models.rate import Network
+from ..models.base import Model
 
 __all__ = ["Controller", "TRAINING_MODES", "make_controller", "trainable_mask", "effective_readout",
            "effective_leak", "effective_tau", "leak_logit_of"]
@@ -83,7 +83,7 @@ class Controller:
 
 
 def make_controller(
-    network: Network,
+    network: Model,
     contexts: Sequence[str],
     *,
     mode: str = "bias",
@@ -95,7 +95,8 @@ def make_controller(
 
     Parameters
     ----------
-    network : Network
+    network : Model
+        Any model family (:mod:`brainbias.models`).
     contexts : sequence of str
         Unique, non-empty context names.
     mode : str
@@ -119,7 +120,7 @@ def make_controller(
         raise ConfigError(f"contexts: names must be unique; repeated: {dup}.")
     check_mode(mode)
     shape = (len(contexts), network.n_units)
-    dtype = network.recurrent_weights.dtype
+    dtype = network.dtype
     k_b, k_x = jax.random.split(key)
     bias = jax.random.normal(k_b, shape, dtype) * bias_scale
     x0 = jax.random.normal(k_x, shape, dtype) * initial_state_scale
@@ -146,7 +147,7 @@ def leak_logit_of(dt: float, tau: float, *, dtype=None):
     return jnp.asarray(math.log(a) - math.log1p(-a), dtype)
 
 
-def effective_leak(network: Network, controller: Controller):
+def effective_leak(network: Model, controller: Controller):
     """The leak ``a = dt / τ`` in use: ``sigmoid(controller.leak_logit)`` when the time constant
     is trained, else ``None`` (meaning ``network.leak``; pass it on as ``simulate(leak=...)``)."""
     if controller.leak_logit is None:
@@ -154,7 +155,7 @@ def effective_leak(network: Network, controller: Controller):
     return jax.nn.sigmoid(controller.leak_logit)
 
 
-def effective_tau(network: Network, controller: Controller) -> float:
+def effective_tau(network: Model, controller: Controller) -> float:
     """The time constant in use (a Python float): the trained one, else ``network.tau``."""
     leak = effective_leak(network, controller)
     return float(network.tau) if leak is None else float(network.dt / leak)
@@ -169,7 +170,7 @@ def check_mode(mode: str) -> str:
     return mode
 
 
-def trainable_mask(network: Network, controller: Controller, mode: str, *,
+def trainable_mask(network: Model, controller: Controller, mode: str, *,
                    train_initial_state: bool = False):
     """Boolean pytrees ``(network_mask, controller_mask)``: True marks a trained leaf."""
     check_mode(mode)
@@ -192,7 +193,7 @@ def trainable_mask(network: Network, controller: Controller, mode: str, *,
     return net_mask, ctrl_mask
 
 
-def effective_readout(network: Network, controller: Controller):
+def effective_readout(network: Model, controller: Controller):
     """The readout in use: the controller's trained one if present, else the network's."""
     return network.readout_weights if controller.readout_weights is None else \
         controller.readout_weights

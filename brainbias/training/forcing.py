@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 
 from .._pytree import combine
-from ..models.rate import autonomous_map, simulate
+from ..models.base import autonomous_map, simulate
 from .config import TrainingConfig
 from .control import effective_leak, effective_readout
 

@@ -37,7 +37,7 @@ import numpy as np
 from .._errors import ConfigError, DataError, TrainingError, TrainingInterrupted
 from .._pytree import combine, partition
 from ..data.trajectory import Trajectory
-from ..models.rate import Network
+from ..models.base import Model
 from .checkpoints import _load_checkpoint, _save_checkpoint, _tree_digest
 from .chunk import _TRACE_COUNT, _chunk, _optimizer  # noqa: F401 (re-export)
 from .config import TrainingConfig
@@ -56,7 +56,7 @@ __all__ = ["TrainResult", "fit", "fit_readout", "stack_targets", "TargetArrays",
 
 
 def fit(
-    network: Network,
+    network: Model,
     controller: Controller,
     targets: Sequence[Trajectory],
     config: TrainingConfig | None = None,
@@ -71,8 +71,8 @@ def fit(
 
     Parameters
     ----------
-    network : Network
-        Fixed weights (trained only in ``mode="all"``).
+    network : Model
+        Any model family (:mod:`brainbias.models`): fixed weights (trained only in ``mode="all"``).
     controller : Controller
         One bias per context; ``controller.contexts`` must equal the targets' names, in order.
     targets : sequence of Trajectory

@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 
 from .._pytree import combine
-from ..models.rate import simulate
+from ..models.base import simulate
 from .config import TrainingConfig
 from .control import effective_leak, effective_readout
 from .forcing import _forcing_pattern

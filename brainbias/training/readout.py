@@ -11,7 +11,7 @@ import numpy as np
 
 from .._errors import ConfigError
 from ..data.trajectory import Trajectory
-from ..models.rate import Network, rates, simulate
+from ..models.base import Model, rates, simulate
 from .config import TrainingConfig
 from .control import Controller
 from .result import TrainResult
@@ -20,7 +20,7 @@ from .stacking import stack_targets
 __all__ = ["fit_readout"]
 
 
-def fit_readout(network: Network, controller: Controller, targets: Sequence[Trajectory],
+def fit_readout(network: Model, controller: Controller, targets: Sequence[Trajectory],
                 config: TrainingConfig) -> TrainResult:
     """Reservoir baseline: solve the readout in closed form by ridge regression.
 

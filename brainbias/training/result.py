@@ -6,7 +6,7 @@ import dataclasses
 
 import numpy as np
 
-from ..models.rate import Network
+from ..models.base import Model
 from .config import TrainingConfig
 from .control import Controller
 
@@ -24,7 +24,7 @@ class TrainResult:
     wall_time : seconds spent in this call.
     """
 
-    network: Network
+    network: Model
     controller: Controller
     loss: np.ndarray
     teacher_forcing: np.ndarray

@@ -36,7 +36,7 @@ def test_forecast_errors_are_zero_for_a_perfect_model_and_match_the_definition()
                              n_starts=3)
     assert errors.shape == (3, 50) and np.all(np.isfinite(errors))
     # definition: e_t = |ŷ − y| / sqrt(mean |y − ȳ|²), checked on the first start by hand
-    from brainbias.models.rate import simulate
+    from brainbias.models.base import simulate
     from brainbias.training.loop import warm_up
 
     truth = cycle().outputs[:71]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from brainbias import ConfigError, ConnectivityConfig, Network, make_network, simulate
-from brainbias.models.rate import autonomous_map, step, vector_field
+from brainbias.models.base import autonomous_map, step, vector_field
 
 KEY = jax.random.PRNGKey(0)
 

@@ -183,7 +183,7 @@ def test_ridge_readout_matches_least_squares_reference():
     cfg = dataclasses.replace(SMALL, mode="readout", ridge=1e-4)
     r = tr.fit(net, ctrl, [target], cfg, key=jax.random.PRNGKey(0), progress=False)
     # reference: the same rates, ridge solved as an augmented least-squares problem
-    from brainbias.models.rate import rates, simulate
+    from brainbias.models.base import rates, simulate
 
     n_train = int(target.n_steps * (1 - cfg.test_fraction))
     y = jnp.asarray(target.outputs[:n_train])
