@@ -12,7 +12,10 @@ analysis, results and the CLI see nothing else. What a family provides:
 * ``advance(state, rate, current, leak)``, one step of its dynamics on ONE state given the
   external current ``I = b + B u + F f`` (bias, inputs, fed-back output) and the leak
   ``a = dt / τ``, its one time-scale parameter (a trained time constant replaces it);
-* ``validate()``, ``n_units`` (the state size), ``dtype``, and :data:`Model.family`.
+* ``validate()``, ``n_units`` (the state size), ``dtype``, and :data:`Model.family`;
+* optionally ``constrain(reference)``: the network projected back onto its family's constraints
+  after a training step that moved its weights (``mode="all"``; sign-constrained rate weights,
+  non-negative LTC conductances).
 
 Jacobians are never written by hand: the analysis layer differentiates
 :func:`autonomous_map` with JAX. The functions below (simulation, the one-step map and its

@@ -242,6 +242,14 @@ class LTCNetwork:
             v = _SUBSTEPS[self.solver](self, v, current, h)
         return v
 
+    def constrain(self, reference: LTCNetwork) -> LTCNetwork:
+        """Conductances projected back to their physical range after a training step that moved
+        them (``mode="all"``): ``w ≥ 0`` (absent synapses of ``reference`` stay absent),
+        ``g ≥ 1e-3`` × the reference's leak."""
+        w = jnp.where(reference.synapse_weight > 0, jnp.maximum(self.synapse_weight, 0.0), 0.0)
+        g = jnp.maximum(self.leak_conductance, 1e-3 * reference.leak_conductance)
+        return dataclasses.replace(self, synapse_weight=w, leak_conductance=g)
+
     def validate(self) -> LTCNetwork:
         """Check shapes, finiteness and signs (conductances), and that the explicit Euler solver is
         stable at this step; return self."""

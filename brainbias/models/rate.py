@@ -21,6 +21,7 @@ current ``I = b + B u + F f``.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import ClassVar
 
 import jax
@@ -30,7 +31,8 @@ import numpy as np
 from .._errors import ConfigError, check_positive, did_you_mean
 from .._pytree import pytree_dataclass, static_field
 
-__all__ = ["Network", "NONLINEARITIES", "FORMS", "nonlinearity", "make_network"]
+__all__ = ["Network", "NONLINEARITIES", "FORMS", "SIGN_CONSTRAINTS", "nonlinearity",
+           "make_network"]
 
 
 def _identity(x):
@@ -45,6 +47,8 @@ NONLINEARITIES = {
     "identity": _identity,
 }
 FORMS = ("continuous", "discrete")
+#: constraints on the recurrent weights a fit must keep (Wang et al. 2023; Dale's law)
+SIGN_CONSTRAINTS = ("none", "nonnegative", "dale")
 
 
 def nonlinearity(name: str):
@@ -75,6 +79,9 @@ class Network:
     nonlinearity : str
         One of ``NONLINEARITIES``.
     form : {"continuous", "discrete"}
+    sign_constraint : {"none", "nonnegative", "dale"}
+        What the recurrent weights were drawn under (:mod:`brainbias.models.connectivity`); a
+        fit that trains them (``mode="all"``) keeps it (:meth:`constrain`).
 
     Raises
     ------
@@ -99,6 +106,7 @@ class Network:
     tau: float = static_field(default=1.0)
     nonlinearity: str = static_field(default="tanh")
     form: str = static_field(default="continuous")
+    sign_constraint: str = static_field(default="none")
 
     def __post_init__(self):
         # Only static fields are checked here: JAX rebuilds this object with tracers or None
@@ -111,6 +119,9 @@ class Network:
                 "Use dt ≤ tau."
             )
         nonlinearity(self.nonlinearity)
+        if self.sign_constraint not in SIGN_CONSTRAINTS:
+            raise ConfigError(f"sign_constraint: expected one of {SIGN_CONSTRAINTS}, got "
+                              f"{self.sign_constraint!r}.")
         if self.form not in FORMS:
             raise ConfigError(
                 f"form: expected one of {FORMS}, got {self.form!r}."
@@ -150,6 +161,16 @@ class Network:
             return (1.0 - leak) * state + leak * (self.recurrent_weights @ rate + current)
         phi = nonlinearity(self.nonlinearity)
         return (1.0 - leak) * state + leak * phi(self.recurrent_weights @ rate + current)
+
+    def constrain(self, reference: Network) -> Network:
+        """This network with its recurrent weights projected onto ``reference``'s sign pattern
+        (``sign_constraint`` "nonnegative" or "dale": every entry keeps the sign it was drawn
+        with, absent connections stay absent); unchanged when unconstrained."""
+        if self.sign_constraint == "none":
+            return self
+        sign = jnp.sign(reference.recurrent_weights)
+        w = sign * jnp.maximum(sign * self.recurrent_weights, 0.0)
+        return dataclasses.replace(self, recurrent_weights=w)
 
     def validate(self) -> Network:
         """Check that weight shapes agree and entries are finite; return self."""
@@ -232,4 +253,10 @@ def make_network(
         tau=tau,
         nonlinearity=nonlinearity,
         form=form,
+        sign_constraint=_sign_constraint_of(connectivity),
     ).validate()
+
+
+def _sign_constraint_of(connectivity) -> str:
+    kind = getattr(connectivity, "kind", "gaussian")
+    return kind if kind in ("nonnegative", "dale") else "none"

@@ -15,12 +15,13 @@ def network_from_dataset(ds: xr.Dataset):
     import jax.numpy as jnp
 
     from ..models.registry import family_class
-    from .schema import MODEL_ATTRS, model_family
+    from .schema import MODEL_ATTRS, OPTIONAL_MODEL_ATTRS, model_family
 
     family = model_family(ds)
     cls = family_class(family)
     arrays = {name: jnp.asarray(ds[name].values) for name in cls.array_dims}
-    settings = {name: _plain(ds.attrs[name]) for name in MODEL_ATTRS[family]}
+    settings = {name: _plain(ds.attrs.get(name, OPTIONAL_MODEL_ATTRS.get(name)))
+                for name in MODEL_ATTRS[family]}
     return cls(**arrays, dt=float(ds.attrs["dt"]), tau=float(ds.attrs["tau"]), **settings)
 
 

@@ -120,6 +120,9 @@ MODEL_VARIABLES = {name: {k: v for k, v in cls.array_dims.items() if k not in VA
 MODEL_ATTRS = {name: tuple(f.name for f in dataclasses.fields(cls)
                            if f.metadata.get("static") and f.name not in ("dt", "tau"))
                for name, cls in FAMILIES.items()}
+#: family settings that files written before they were recorded lack, and their value there
+#: (``sign_constraint``: what a fit training the rate weights kept; older files: "none")
+OPTIONAL_MODEL_ATTRS = {"sign_constraint": "none"}
 
 
 def model_family(ds: xr.Dataset) -> str:
@@ -163,7 +166,8 @@ def validate(ds: xr.Dataset) -> xr.Dataset:
     if family not in FAMILIES:
         raise SchemaError(f"results file: unknown model family {family!r} (attribute 'model'); "
                           f"this brainbias knows {tuple(FAMILIES)}.")
-    missing = [a for a in REQUIRED_ATTRS + MODEL_ATTRS[family] if a not in ds.attrs]
+    missing = [a for a in REQUIRED_ATTRS + MODEL_ATTRS[family]
+               if a not in ds.attrs and a not in OPTIONAL_MODEL_ATTRS]
     if missing:
         raise SchemaError(f"results file is missing attributes {missing}.")
     for name, dims in {**VARIABLES, **MODEL_VARIABLES[family],

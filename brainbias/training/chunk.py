@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from .._pytree import combine
 from .config import TrainingConfig
 from .control import Controller
 from .forcing import _adaptive_strength, _teacher_strength
@@ -61,6 +62,21 @@ def _labels(trainable):
     )
 
 
+def _constrain(trainable, data):
+    """Project trained network weights back onto the family's constraints
+    (``network.constrain(reference)``: sign-constrained rate weights keep their signs, LTC
+    conductances stay ≥ 0); the reference is the network before training (``mode="all"``)."""
+    reference = data.get("reference_network")
+    net, ctrl = trainable
+    if reference is None or net is None or not hasattr(reference, "constrain"):
+        return trainable
+    full = combine(net, reference)  # frozen holes (none in mode "all") from the reference
+    projected = full.constrain(reference)
+    net = jax.tree_util.tree_map(lambda new, old: None if old is None else new, projected, net,
+                                 is_leaf=lambda x: x is None)
+    return net, ctrl
+
+
 def _chunk_impl(trainable, frozen, opt_state, data, key, start, config, n_steps):
     """Iterations ``start … start + n_steps − 1``: the updated trainable partition and optimiser
     state, the losses (iteration, context) and the teacher-forcing strengths (iteration,)."""
@@ -81,7 +97,7 @@ def _chunk_impl(trainable, frozen, opt_state, data, key, start, config, n_steps)
         (_, per_context), grads = grad_fn(trainable, frozen, data, jax.random.fold_in(key, it),
                                           strength, config)
         updates, opt_state = opt.update(grads, opt_state, trainable)
-        trainable = optax.apply_updates(trainable, updates)
+        trainable = _constrain(optax.apply_updates(trainable, updates), data)
         return (trainable, opt_state), (per_context, strength)
 
     (trainable, opt_state), (losses, strengths) = jax.lax.scan(

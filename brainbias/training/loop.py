@@ -210,6 +210,8 @@ def _set_up(network, controller, arrays, config, checkpoint) -> tuple[_Run, _Pro
     cast = lambda tree: jax.tree_util.tree_map(lambda a: jnp.asarray(a, dtype), tree)  # noqa: E731
     network, controller = cast(network), cast(controller)
     data = _data_arrays(arrays, dtype)
+    if config.mode == "all":  # trained weights keep the family's constraints (signs, g ≥ 0)
+        data["reference_network"] = network
 
     mask = trainable_mask(network, controller, config.mode,
                           train_initial_state=config.train_initial_state)
