@@ -21,7 +21,9 @@ from .._errors import ConfigError, check_int
 from ..analysis.forecast import forecast_errors, free_run, valid_prediction_steps
 from ..data.trajectory import Trajectory
 
-__all__ = ["ValidationSelector", "free_run", "forecast_errors", "valid_prediction_steps"]
+CRITERIA = ("state_space_divergence", "valid_prediction")
+
+__all__ = ["ValidationSelector", "CRITERIA", "free_run", "forecast_errors", "valid_prediction_steps"]
 
 
 @dataclasses.dataclass
@@ -52,6 +54,13 @@ class ValidationSelector:
         trajectory of T samples in d ≤ 3 used outputs.
     n_vpt_starts : int
         Held-out starts of the valid-prediction tie-breaker.
+    criterion : {"state_space_divergence", "valid_prediction"}
+        Keep the model with the lowest ``D_stsp`` (ties broken by valid prediction time), or
+        the one with the longest median valid prediction time among those whose ``D_stsp`` is
+        at most ``divergence_ceiling`` (ties broken by ``D_stsp``): the second suits a
+        precision phase that starts from an already faithful attractor.
+    divergence_ceiling : float
+        For ``criterion="valid_prediction"``: the largest ``D_stsp`` a kept model may have.
 
     Attributes
     ----------
@@ -68,7 +77,8 @@ class ValidationSelector:
 
     def __init__(self, validation: Trajectory | Sequence[Trajectory], *, every: int,
                  washout: int = 50, free_run_steps: int | None = None, n_bins: int | None = None,
-                 n_vpt_starts: int = 8):
+                 n_vpt_starts: int = 8, criterion: str = "state_space_divergence",
+                 divergence_ceiling: float = math.inf):
         self.validation = [validation] if isinstance(validation, Trajectory) else list(validation)
         if not self.validation or not all(isinstance(v, Trajectory) for v in self.validation):
             raise ConfigError("ValidationSelector: validation must be a Trajectory or a sequence "
@@ -77,6 +87,13 @@ class ValidationSelector:
                                 ("n_vpt_starts", n_vpt_starts, 1)):
             check_int(f"ValidationSelector: {name}", value, minimum=lo)
         self.every, self.washout, self.n_vpt_starts = every, washout, n_vpt_starts
+        if criterion not in CRITERIA:
+            raise ConfigError(f"ValidationSelector: criterion must be one of {CRITERIA}, got "
+                              f"{criterion!r}.")
+        if not divergence_ceiling > 0:
+            raise ConfigError("ValidationSelector: divergence_ceiling must be > 0, got "
+                              f"{divergence_ceiling!r}.")
+        self.criterion, self.divergence_ceiling = criterion, float(divergence_ceiling)
         self.free_run_steps = free_run_steps
         self.n_bins = n_bins
         self.history: list[dict] = []
@@ -114,9 +131,15 @@ class ValidationSelector:
         score, vpt = float(np.mean(d_values)), float(np.mean(vpts))
         self.history.append({"iteration": int(iteration), "state_space_divergence": score,
                              "valid_prediction": vpt})
-        b = self.best
-        if score < b.score or (score == b.score and vpt > b.vpt):
+        if self._better(score, vpt, self.best):
             self.best = _Best(score, vpt, int(iteration), network, controller)
+
+    def _better(self, score, vpt, b: _Best) -> bool:
+        if self.criterion == "valid_prediction":
+            if not score <= self.divergence_ceiling:
+                return False
+            return vpt > b.vpt or (vpt == b.vpt and score < b.score)
+        return score < b.score or (score == b.score and vpt > b.vpt)
 
     @staticmethod
     def _lyapunov_steps(traj: Trajectory) -> int:
@@ -134,10 +157,14 @@ class ValidationSelector:
         if not self.history or self.history[-1]["iteration"] != n_done:
             self.consider(n_done, result.network, result.controller)
         b = self.best
+        if b.iteration < 0:  # valid_prediction: no model under the divergence ceiling
+            return dataclasses.replace(result, stopped=f"{result.stopped}; no model had "
+                                       f"D_stsp <= {self.divergence_ceiling:g} on validation, "
+                                       "kept the final one")
         if b.iteration == n_done:
             return dataclasses.replace(result, stopped=f"{result.stopped}; selected the final "
                                        "model on validation")
         network = b.network if result.config.mode == "all" else result.network
         return dataclasses.replace(result, network=network, controller=b.controller,
                                    stopped=f"{result.stopped}; selected iteration {b.iteration} "
-                                   "on validation D_stsp")
+                                   f"on validation {self.criterion}")

@@ -87,7 +87,7 @@ def plot_latents_pca(ds, *, n_components: int = 3):
     PCA is fitted on the rates of all conditions pooled (:func:`brainbias.analysis.fit_pca`);
     circles mark the start of each trajectory.
     """
-    from .analysis.pca import fit_pca, project
+    from ..analysis.pca import fit_pca, project
 
     plt = _plt()
     rates = ds["rates"].transpose("context", "time", "unit")

@@ -82,6 +82,41 @@ def test_selector_keeps_the_better_model_not_the_last_one():
     assert "selected iteration 100" in chosen.stopped
 
 
+def test_valid_prediction_criterion_respects_the_divergence_ceiling():
+    # the same pair of models, scored by valid prediction: the good one wins when the ceiling
+    # admits it; with a ceiling below every model's D_stsp nothing is kept and select() says so
+    from brainbias import ConnectivityConfig
+    from brainbias.experiment.selection import free_run
+
+    net = make_network(60, n_outputs=2, dt=DT, tau=0.25, key=jax.random.PRNGKey(0),
+                       connectivity=ConnectivityConfig(gain=1.5))
+    good = make_controller(net, ["a"], bias_scale=0.1, initial_state_scale=1.0,
+                           key=jax.random.PRNGKey(1))
+
+    validation = Trajectory(free_run(net, good, 0, np.zeros((0, 2)), 3000)[500:], DT, "a")
+    ruined = dataclasses.replace(good, bias=good.bias + 50.0)
+    cfg = TrainingConfig(n_iterations=300)
+    final = tr.TrainResult(network=net, controller=ruined, loss=np.zeros((300, 1)),
+                           teacher_forcing=np.zeros(300), config=cfg, stopped="completed",
+                           wall_time=0.0)
+    sel = ValidationSelector(validation, every=100, washout=20, criterion="valid_prediction",
+                             divergence_ceiling=5.0)
+    sel(100, net, good)
+    sel(200, net, ruined)
+    h = sel.history
+    assert h[0]["valid_prediction"] > h[1]["valid_prediction"]
+    chosen = sel.select(final)
+    np.testing.assert_array_equal(np.asarray(chosen.controller.bias), np.asarray(good.bias))
+    assert "valid_prediction" in chosen.stopped
+    strict = ValidationSelector(validation, every=100, washout=20, criterion="valid_prediction",
+                                divergence_ceiling=1e-9)
+    strict(100, net, good)
+    kept = strict.select(final)
+    assert kept.controller is ruined and "no model had D_stsp" in kept.stopped
+    with pytest.raises(ConfigError, match="criterion"):
+        ValidationSelector(validation, every=10, criterion="loss")
+
+
 def test_selector_rejects_bad_arguments():
     with pytest.raises(ConfigError, match="every"):
         ValidationSelector(cycle(), every=0)
