@@ -53,6 +53,26 @@ bench: $(STAMP)
 	-$(BIN)/python -m pip install -q "$(TORCH)" || echo "torch not installable here: the PyTorch comparison will be skipped"
 	$(BIN)/python -m benchmarks
 
+# The LTC step against ncps's LTCCell (benchmarks/bench_ltc_ncps.py) in its own venv, so that
+# torch and ncps never reach .venv and the test suite stays torch-free.
+NCPS_VENV ?= .venv-ncps
+NCPS_STAMP := $(NCPS_VENV)/.installed-$(CKSUM)
+
+$(NCPS_VENV)/bin/python:
+	@exe="$(PYTHON_EXE)"; test -n "$$exe" || \
+	  { echo "make: $(PYTHON) not found; pass PYTHON=/path/to/python3.X" >&2; exit 1; }; \
+	  echo "$$exe -m venv $(NCPS_VENV)"; "$$exe" -m venv $(NCPS_VENV)
+	$(NCPS_VENV)/bin/python -m pip install -q --upgrade pip
+
+$(NCPS_STAMP): $(NCPS_VENV)/bin/python setup.cfg pyproject.toml
+	$(NCPS_VENV)/bin/python -m pip install -q "$(TORCH)"
+	$(NCPS_VENV)/bin/python -m pip install -q ncps -e .
+	rm -f $(NCPS_VENV)/.installed-* && touch $(NCPS_STAMP)
+
+.PHONY: bench-ncps
+bench-ncps: $(NCPS_STAMP)
+	$(NCPS_VENV)/bin/python benchmarks/bench_ltc_ncps.py
+
 lint: $(STAMP)
 	$(BIN)/python -m pip install -q ruff
 	$(BIN)/ruff check brainbias tests benchmarks analyses datasets

@@ -222,7 +222,7 @@ def cycle_truth(network, bias, x_on_cycle, direction):
     import jax
     import jax.numpy as jnp
 
-    from brainbias.models.rate import autonomous_map
+    from brainbias.models import autonomous_map
 
     xs = run_states(network, bias, x_on_cycle[None], round(2.0 / DT))[0]
     p = (xs - xs.mean(0)) @ direction

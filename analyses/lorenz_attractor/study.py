@@ -127,6 +127,13 @@ class Point:
     ridge: float = 1e-6
     select_every: int = 0  # 0: keep the last model; else validation selection every k its
     extra: str = "{}"  # JSON of further TrainingConfig fields
+    # precision phase: continue from the selected model with a lower rate and these settings,
+    # keeping the model with the longest validation VPT whose D_stsp stays within
+    # polish_ceiling x the selected one's (0 iterations: no precision phase)
+    polish_iterations: int = 0
+    polish_learning_rate: float = 0.003
+    polish_ceiling: float = 1.5
+    polish_extra: str = '{"teacher_noise": 0.0}'
 
 
 def run_point(p: Point, *, progress=True, free_run_time=1000.0, lyapunov_steps=20000,
@@ -157,6 +164,8 @@ def run_point(p: Point, *, progress=True, free_run_time=1000.0, lyapunov_steps=2
     train_time = time.perf_counter() - t0
     if selector is not None:
         result = selector.select(result)
+    if p.polish_iterations and selector is not None:
+        result, polisher = polish(p, result, cfg, target, validation, selector, progress)
     network, controller = result.network, result.controller
     scores, gen = score(network, controller, data, dt=p.dt, free_run_time=free_run_time,
                         lyapunov_steps=lyapunov_steps, n_vpt_starts=n_vpt_starts,
@@ -165,7 +174,27 @@ def run_point(p: Point, *, progress=True, free_run_time=1000.0, lyapunov_steps=2
     if selector is not None:
         scores["selected_iteration"] = selector.best.iteration
         scores["validation_history"] = selector.history
+    if p.polish_iterations and selector is not None:
+        scores["polish_selected_iteration"] = polisher.best.iteration
+        scores["polish_history"] = polisher.history
     return scores, result, gen, data
+
+
+def polish(p: Point, result, cfg, target, validation, selector, progress):
+    """The precision phase: fit on from the selected model (lower rate, ``polish_extra``),
+    select by validation VPT under a D_stsp ceiling; the phase-1 model is the fallback."""
+    cfg2 = dataclasses.replace(cfg, n_iterations=p.polish_iterations,
+                               learning_rate=p.polish_learning_rate,
+                               chunk_size=min(100, p.polish_iterations),
+                               **json.loads(p.polish_extra))
+    ceiling = p.polish_ceiling * selector.best.score
+    polisher = ValidationSelector(validation, every=max(100, p.select_every // 4),
+                                  washout=p.score_washout, criterion="valid_prediction",
+                                  divergence_ceiling=ceiling)
+    polisher.consider(0, result.network, result.controller)  # the phase-1 model competes
+    second = bb.fit(result.network, result.controller, [target], cfg2,
+                    key=jax.random.PRNGKey(p.seed + 7919), progress=progress, callback=polisher)
+    return polisher.select(second), polisher
 
 
 def main(argv=None):

@@ -238,7 +238,7 @@ def census(step_fn, initial_states, *, dt, key, n_steps=None, max_steps=20_000, 
     Parameters
     ----------
     step_fn : callable, (unit,) → (unit,)
-        The map ``F`` (e.g. :func:`brainbias.models.rate.autonomous_map` or
+        The map ``F`` (e.g. :func:`brainbias.models.base.autonomous_map` or
         :func:`brainbias.analysis.report.context_step_function`); a pure, hashable JAX function
         (it is a static argument of the compiled runs: pass the same object to reuse them).
     initial_states : array (start, unit)

@@ -17,7 +17,7 @@ once, then
    to a point with lower q are dropped.
 
 Time convention: ``F`` is the discrete map ``x_{t+1} = F(x_t)``, e.g.
-:func:`brainbias.models.rate.autonomous_map`. Its continuous-time field is ``(F(x) − x) / dt``,
+:func:`brainbias.models.base.autonomous_map`. Its continuous-time field is ``(F(x) − x) / dt``,
 whose
 speed is ``q / dt²``; ``dt`` is stored when given.
 

@@ -77,7 +77,7 @@ def lyapunov_exponent(step_fn, x0, *, n_steps: int, dt: float, n_exponents: int 
     Parameters
     ----------
     step_fn : callable (unit,) → (unit,)
-        A JAX-traceable, hashable map, e.g. ``brainbias.models.rate.autonomous_map(network,
+        A JAX-traceable, hashable map, e.g. ``brainbias.models.base.autonomous_map(network,
         bias)``. It is a static argument of the jitted scan: pass the same object again to
         reuse the compilation.
     x0 : array, shape (unit,)

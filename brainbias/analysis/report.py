@@ -4,7 +4,7 @@ end of the demo) calls.
 
 Everything is computed from the results file alone: the network and controller are rebuilt from
 it (:func:`brainbias.results.network_from_dataset`) and the step function of each context is
-:func:`brainbias.models.rate.autonomous_map` with that context's bias (closed loop when the run was
+:func:`brainbias.models.base.autonomous_map` with that context's bias (closed loop when the run was
 closed loop). The stored free run is short (the evaluation window), and a network may reach its
 attractor only later, so each context first gets an attractor census
 (:func:`~brainbias.analysis.census.census`): long free runs from samples of the stored states

@@ -23,7 +23,8 @@ from ..data.trajectory import Trajectory
 
 CRITERIA = ("state_space_divergence", "valid_prediction")
 
-__all__ = ["ValidationSelector", "CRITERIA", "free_run", "forecast_errors", "valid_prediction_steps"]
+__all__ = ["ValidationSelector", "CRITERIA", "free_run", "forecast_errors",
+           "valid_prediction_steps"]
 
 
 @dataclasses.dataclass

@@ -105,7 +105,7 @@ class LTCConfig:
 
     solver: str = "fused"
     unfolds: int = 1
-    synapse_scale: float = 4.0
+    synapse_scale: float = 1.0
     connection_probability: float = 1.0
     excitatory_fraction: float = 0.8
     balanced: bool = True
