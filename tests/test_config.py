@@ -58,3 +58,33 @@ def test_missing_and_malformed_files(tmp_path):
 def test_round_trip_through_dict():
     config = ExperimentConfig.from_toml(CONFIGS / "demo.toml")
     assert from_dict(ExperimentConfig, config.to_dict()) == config
+
+
+@pytest.mark.parametrize("network, match", [
+    ({"model": "ltcc"}, r"network.model: expected one of \('rate', 'ltc'\).*Did you mean 'ltc'"),
+    ({"model": "ltc", "form": "discrete"}, r"network.form: belongs to the rate family.*"
+                                           r"\[network.ltc\]"),
+    ({"model": "ltc", "connectivity": {"gain": 2.0}}, r"network.connectivity: belongs to the "
+                                                      r"rate family"),
+    ({"ltc": {"solver": "euler"}}, r'\[network.ltc\] table configures model = "ltc".*Set '
+                                   r'model = "ltc" or remove the table'),
+    ({"model": "ltc", "ltc": {"synapse_scale": -1.0}}, r"network.ltc.synapse_scale"),
+    ({"model": "ltc", "ltc": {"leak_conductance": -0.5}}, r"network.ltc.leak_conductance"),
+    ({"model": "ltc", "ltc": {"reversal_inhibitory": 1.5}},
+     r"reversal_inhibitory < leak_reversal < reversal_excitatory.*Swap them"),
+    ({"model": "ltc", "ltc": {"reversal_excitatory": "high"}},
+     r"network.ltc.reversal_excitatory: expected float"),
+    ({"model": "ltc", "ltc": {"gain": 3.0}}, r"unknown key 'gain'.*Did you mean 'gain_range'"),
+])
+def test_model_family_keys_are_checked(network, match):
+    with pytest.raises(ConfigError, match=match):
+        from_dict(ExperimentConfig, {"network": network})
+
+
+def test_ltc_table_defaults_when_model_is_ltc():
+    from brainbias.models.ltc import LTCConfig
+
+    cfg = from_dict(ExperimentConfig, {"network": {"model": "ltc"}})
+    assert cfg.network.ltc == LTCConfig()
+    assert cfg.network.model_options() == {"config": LTCConfig()}
+    assert from_dict(ExperimentConfig, cfg.to_dict()) == cfg  # the stored config rebuilds it
