@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 import brainbias as bb
+from brainbias import results
 from brainbias.analysis.long_run import long_run_variables
 from brainbias.config import ExperimentConfig, from_dict
 
@@ -28,14 +29,16 @@ LONG_RUN_TIME = 600.0
 
 
 def _network(study, variant):
-    net = {"model": variant["model"], "n_units": variant["n_units"], **study["network"]}
-    if variant["model"] == "ltc":
-        ltc = dict(study["ltc"])
-        net["tau"] = ltc.pop("tau")
-        net["ltc"] = ltc
+    """The [network] table of a variant: the shared keys, the family's section of the study
+    and the variant's own overrides of it (a ``ltc`` / ``rate`` table in the variant)."""
+    family = variant["model"]
+    net = {"model": family, "n_units": variant["n_units"], **study["network"]}
+    section = {**study[family], **variant.get(family, {})}
+    net["tau"] = section.pop("tau")
+    if family == "ltc":
+        net["ltc"] = section
     else:
-        net["tau"] = study["rate"]["tau"]
-        net["connectivity"] = {"gain": study["rate"]["gain"]}
+        net["connectivity"] = {"gain": section["gain"]}
     return net
 
 
@@ -81,22 +84,23 @@ def _row(name, variant, target, ds, wall):
     return row
 
 
-def run_study(study, out: Path, *, progress=True):
-    rows, fits = [], {}
+def run_study(study, out: Path, *, progress=True, only=None):
+    rows = []
     jobs = [(t, target_config) for t in study["study"]["targets"]]
     if study["study"].get("recording"):
         jobs.append(("recording", None))
     for target, make in jobs:
         for name, variant in study["variants"].items():
+            if only and name not in only:
+                continue
             config = make(study, variant, target) if make else recording_config(study, variant)
             t0 = time.perf_counter()
             ds = bb.run(config, out_dir=out / name / target, progress=progress, force=True)
             rows.append(_row(name, variant, target, ds, time.perf_counter() - t0))
-            fits[(name, target)] = ds
             with open(out / "results.jsonl", "a") as fh:
                 fh.write(json.dumps(rows[-1]) + "\n")
             print(json.dumps(rows[-1]), flush=True)
-    return rows, fits
+    return rows
 
 
 def table(rows) -> str:
@@ -117,6 +121,17 @@ def table(rows) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _load_fits(study, out: Path):
+    """Every fit of the study found in ``out`` (those of earlier ``--only`` runs included)."""
+    fits = {}
+    for name in study["variants"]:
+        for target in study["study"]["targets"]:
+            path = out / name / target / "run.nc"
+            if path.exists():
+                fits[(name, target)] = results.load(path)
+    return fits
+
+
 def figure(fits, study, path):
     import matplotlib
 
@@ -124,11 +139,15 @@ def figure(fits, study, path):
     import matplotlib.pyplot as plt
 
     targets = list(study["study"]["targets"])
-    names = [n for n in study["variants"] if n in ("rate", "ltc")]
+    names = [n for n, v in study["variants"].items() if v["n_units"] == min(
+        w["n_units"] for w in study["variants"].values())]
     fig, axes = plt.subplots(len(targets), len(names), figsize=(5 * len(names),
                              2.2 * len(targets) + 0.6), squeeze=False)
     for i, t in enumerate(targets):
         for j, n in enumerate(names):
+            if (n, t) not in fits:
+                axes[i, j].set_axis_off()
+                continue
             d = fits[(n, t)].isel(context=0)
             steps = min(400, d.sizes["time"])
             ax = axes[i, j]
@@ -149,13 +168,18 @@ def main(argv=None):
     ap.add_argument("config", type=Path)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--no-progress", action="store_true")
+    ap.add_argument("--only", nargs="+", default=None, metavar="VARIANT",
+                    help="fit only these variants, adding them to OUT's earlier results")
     args = ap.parse_args(argv)
     study = tomllib.loads(args.config.read_text())
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.jsonl").unlink(missing_ok=True)
-    rows, fits = run_study(study, args.out, progress=not args.no_progress)
+    log = args.out / "results.jsonl"
+    if args.only is None:
+        log.unlink(missing_ok=True)
+    run_study(study, args.out, progress=not args.no_progress, only=args.only)
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
     (args.out / "table.md").write_text(table(rows))
-    figure(fits, study, args.out / "fits.png")
+    figure(_load_fits(study, args.out), study, args.out / "fits.png")
     print(table(rows))
     return 0
 
