@@ -28,7 +28,7 @@ __all__ = ["LONG_RUN_VARIABLES", "independent_reference", "long_run_lines", "lon
            "long_run_variables"]
 
 
-def independent_reference(spec, n_steps: int, *, seed: int) -> np.ndarray:
+def independent_reference(spec, n_steps: int, *, seed: int, fitted=None) -> np.ndarray:
     """A fresh trajectory (time, output) of the target ``spec`` (a ``[[targets]]`` table):
     ``n_steps`` long, from the random initial state of ``seed``, in the units of the fitted
     target (standardised with *its* mean and standard deviation when it was standardised).
@@ -38,11 +38,13 @@ def independent_reference(spec, n_steps: int, *, seed: int) -> np.ndarray:
     ConfigError
         ``spec`` cannot be rebuilt (see :func:`~brainbias.data.targets.make_target`) or its
         generator takes no ``seed``.
+
+    ``fitted`` (the target ``spec`` builds) saves rebuilding it when the caller has it.
     """
     from ..data.targets import make_target
 
     spec = dict(spec)
-    fitted = make_target(spec)
+    fitted = make_target(spec) if fitted is None else fitted
     fresh = dict(spec, n_steps=int(n_steps), seed=int(seed))
     if fitted.attrs.get("standardised"):
         fresh["standardise"] = False
@@ -140,6 +142,7 @@ def long_run_variables(ds, contexts, per_context, *, long_run_time: float,
 
     from .. import results as _results
     from .._errors import BrainbiasError
+    from ..data.targets import make_target
 
     values = {name: np.full(len(contexts), np.nan) for name in LONG_RUN_VARIABLES}
     specs = {s.get("name", s.get("kind")): s
@@ -158,10 +161,12 @@ def long_run_variables(ds, contexts, per_context, *, long_run_time: float,
             seed = int(specs[c].get("seed") or 0)
             lam = float(ds["lyapunov_exponent"].sel(context=c))
             try:
+                fitted = make_target(dict(specs[c]))
                 r = long_run_scores(
                     network, controller, names.index(c), dt=dt,
-                    reference=independent_reference(specs[c], n, seed=seed + 1001),
-                    floor=independent_reference(specs[c], n, seed=seed + 2002),
+                    reference=independent_reference(specs[c], n, seed=seed + 1001,
+                                                    fitted=fitted),
+                    floor=independent_reference(specs[c], n, seed=seed + 2002, fitted=fitted),
                     lyapunov_exponent=lam if np.isfinite(lam) and lam > 0 else None,
                     washout=int(ds.attrs["eval_washout"]), n_vpt_starts=n_vpt_starts)
             except BrainbiasError as exc:

@@ -1,6 +1,5 @@
 """Standard attractor measures on long free runs (brainbias.analysis.long_run)."""
 
-from pathlib import Path
 
 import jax
 import numpy as np
@@ -14,11 +13,8 @@ from brainbias.analysis.long_run import (
     long_run_scores,
     long_run_variables,
 )
-from brainbias.config import ExperimentConfig
-from brainbias.experiment.pipeline import run
 from brainbias.results import controller_from_dataset, network_from_dataset
 
-TINY = Path(__file__).parents[2] / "analyses" / "configs" / "demo_tiny.toml"
 LORENZ = {"kind": "lorenz", "name": "lorenz", "n_steps": 400, "dt": 0.02}
 
 
@@ -54,11 +50,6 @@ def test_long_run_scores_refuse_references_of_different_shapes(references):
     ref, floor = references
     with pytest.raises(ConfigError, match="same shape"):
         long_run_scores(None, None, 0, reference=ref, floor=floor[:-1], dt=0.02)
-
-
-@pytest.fixture(scope="module")
-def fitted():
-    return run(ExperimentConfig.from_toml(TINY), progress=False)
 
 
 @pytest.fixture(scope="module")

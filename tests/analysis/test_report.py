@@ -2,7 +2,6 @@
 
 import itertools
 import re
-from pathlib import Path
 
 import jax
 import numpy as np
@@ -12,15 +11,6 @@ import xarray as xr
 from brainbias import ConfigError, SchemaError
 from brainbias.analysis.report import analysis_summary, analyze_run, load_analysis, save_analysis
 from brainbias.cli import main
-from brainbias.config import ExperimentConfig
-from brainbias.experiment.pipeline import run
-
-TINY = Path(__file__).parents[2] / "analyses" / "configs" / "demo_tiny.toml"
-
-
-@pytest.fixture(scope="module")
-def fitted():
-    return run(ExperimentConfig.from_toml(TINY), progress=False)
 
 
 @pytest.fixture(scope="module")
