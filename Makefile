@@ -21,7 +21,7 @@ PYTHON_EXE = $(shell $(PYTHON) -c 'import sys; print(sys.executable)' 2>/dev/nul
 TORCH ?= torch==2.13.0
 OUT ?= out/demo
 
-.PHONY: demo test bench lint install docs clean
+.PHONY: demo test bench lint install docs clean study
 
 $(BIN)/python:
 	@exe="$(PYTHON_EXE)"; test -n "$$exe" || \
@@ -48,6 +48,14 @@ $(DOCS_STAMP): $(STAMP)
 # The site, offline, into docs/_build/html; the tutorials (docs/tutorials/plot_*.py) run here.
 docs: $(DOCS_STAMP)
 	$(BIN)/python -m sphinx -b html $(SPHINXOPTS) docs docs/_build/html
+
+# A study of analyses/: `make study NAME=lorenz_attractor` runs analyses/NAME/run.py on its
+# config.toml into runs/NAME (CONFIG=config_tiny.toml for the smoke run).
+NAME ?=
+CONFIG ?= config.toml
+study: $(STAMP)
+	@test -n "$(NAME)" || { echo "make study: name a study, e.g. NAME=$$(ls analyses | grep -v configs | head -1) (one of: $$(ls analyses | grep -v configs | tr '\n' ' '))" >&2; exit 2; }
+	$(BIN)/python analyses/$(NAME)/run.py analyses/$(NAME)/$(CONFIG) --out runs/$(NAME)
 
 bench: $(STAMP)
 	-$(BIN)/python -m pip install -q "$(TORCH)" || echo "torch not installable here: the PyTorch comparison will be skipped"
