@@ -17,6 +17,12 @@ order-preserving, ``x ≤ y`` (componentwise) ⇒ ``f(x) ≤ f(y)``, *whatever t
 layer is a non-negative matrix (order-preserving), plus a constant, through a monotone
 function. Hence no XOR (at most 3 of its 4 points right) and no bounded positive region.
 :func:`project_nonnegative` keeps the constraint true where weights are trained too.
+
+Mask learning (the "supermask" baseline, Zhou et al. 2019; Ramanujan et al. 2020): instead of
+biases, a binary mask ``M_l ∈ {0, 1}`` over the fixed weights is learned per context, the
+network computing with ``M_l ⊙ W_l``. The mask is ``M_l = 1[s_l > 0]`` of real-valued scores
+``s_l`` (:func:`init_mask_scores`); its gradient is passed straight through (the identity) to
+the scores (:func:`straight_through_mask`), and :func:`apply_mask` builds the masked network.
 """
 
 from __future__ import annotations
@@ -41,6 +47,9 @@ __all__ = [
     "init_biases",
     "project_nonnegative",
     "is_nonnegative",
+    "init_mask_scores",
+    "straight_through_mask",
+    "apply_mask",
 ]
 
 WEIGHT_KINDS = ("gaussian", "nonnegative")
@@ -305,3 +314,92 @@ def project_nonnegative(net: Feedforward) -> Feedforward:
 def is_nonnegative(net: Feedforward) -> bool:
     """True if every weight is ≥ 0 (the hypothesis of the order-preservation property)."""
     return all(bool(np.all(np.asarray(w) >= 0)) for w in net.weights)
+
+
+def init_mask_scores(net: Feedforward, n_contexts: int = 1, *, value: float = 0.05,
+                     scale: float = 0.0, key=None, dtype=None):
+    """Initial mask scores ``s_l``, one set per context, for mask learning.
+
+    Parameters
+    ----------
+    net : Feedforward
+    n_contexts : int
+        Size of the leading ``context`` axis.
+    value : float
+        Mean score; a positive value starts from the all-ones mask (the dense network).
+    scale : float
+        Standard deviation of ``N(0, scale²)`` noise added to ``value``; 0 needs no key.
+    key : jax.random.PRNGKey, optional
+        Required when ``scale > 0``.
+    dtype : dtype, optional
+        Defaults to that of the weights.
+
+    Returns
+    -------
+    tuple of arrays
+        ``scores[l]`` of shape (context, ``layer_sizes[l+1]``, ``layer_sizes[l]``), the shape
+        of ``weights[l]`` with a context axis in front.
+
+    Raises
+    ------
+    ConfigError
+        ``n_contexts < 1``, negative scale, or ``scale > 0`` without a key.
+    """
+    if isinstance(n_contexts, bool) or not isinstance(n_contexts, int) or n_contexts < 1:
+        raise ConfigError(f"n_contexts: expected an integer ≥ 1, got {n_contexts!r}.")
+    check_positive("scale", scale, allow_zero=True)
+    dtype = dtype or net.weights[0].dtype
+    shapes = [(n_contexts,) + tuple(w.shape) for w in net.weights]
+    if scale == 0:
+        return tuple(jnp.full(s, value, dtype) for s in shapes)
+    if key is None:
+        raise ConfigError("init_mask_scores: scale > 0 needs `key` (a jax.random.PRNGKey).")
+    keys = jax.random.split(key, len(shapes))
+    return tuple(value + scale * jax.random.normal(k, s, dtype)
+                 for k, s in zip(keys, shapes, strict=True))
+
+
+def straight_through_mask(scores):
+    """``1[s > 0]`` in the forward pass, the identity ``∂M/∂s = 1`` in the backward pass.
+
+    Parameters
+    ----------
+    scores : array
+        Any shape.
+
+    Returns
+    -------
+    array
+        Same shape and dtype, entries exactly 0 or 1.
+    """
+    hard = (scores > 0).astype(scores.dtype)
+    return hard + scores - jax.lax.stop_gradient(scores)
+
+
+def apply_mask(net: Feedforward, masks) -> Feedforward:
+    """The network with weights ``M_l ⊙ W_l`` for ONE context's masks.
+
+    Parameters
+    ----------
+    net : Feedforward
+    masks : tuple of arrays
+        ``masks[l]`` of the shape of ``weights[l]`` (e.g. :func:`straight_through_mask` of one
+        context's scores).
+
+    Returns
+    -------
+    Feedforward
+
+    Raises
+    ------
+    ConfigError
+        If the number or shapes of the masks do not match the weights.
+    """
+    if len(masks) != len(net.weights) or any(
+            tuple(m.shape) != tuple(w.shape) for m, w in zip(masks, net.weights, strict=True)):
+        raise ConfigError("masks: expected one mask per weight matrix with shapes "
+                          f"{[tuple(w.shape) for w in net.weights]}, got "
+                          f"{[tuple(m.shape) for m in masks]}.")
+    return Feedforward(weights=tuple(m * w for m, w in zip(masks, net.weights, strict=True)),
+                       nonlinearity=net.nonlinearity,
+                       output_nonlinearity=net.output_nonlinearity)

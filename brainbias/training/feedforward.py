@@ -2,7 +2,13 @@
 
 What is trained is a partition of the pytree pair ``(network, biases)``, not a branch in the
 model: ``trainable="bias"`` trains the per-context biases only (the weights stay fixed),
-``trainable="all"`` the weights too (the "full training" baseline). With
+``trainable="all"`` the weights too (the "full training" baseline), ``trainable="readout"``
+the last weight matrix and the output biases only (the hidden biases and weights stay fixed).
+The weights are shared by the contexts of one call: a readout or a full network *per task* is
+one call per task. ``trainable="mask"`` trains per-context mask scores ``s`` over the fixed
+weights (the network computes with ``1[s > 0] ⊙ W``, gradients passed straight through;
+:func:`~brainbias.models.feedforward.straight_through_mask`); the scores are the only trained
+leaves, the biases stay at their initial values. With
 ``constraint="nonnegative"`` the weights are projected onto ``W ≥ 0`` after every Adam update
 (projected gradient descent), so a sign-constrained network stays sign-constrained (Wang et al.
 2023).
@@ -28,12 +34,18 @@ import optax
 
 from .._errors import ConfigError, check_int, check_positive, did_you_mean
 from .._pytree import combine, partition
-from ..models.feedforward import Feedforward, forward, is_nonnegative, project_nonnegative
+from ..models.feedforward import (
+    Feedforward,
+    apply_mask,
+    forward,
+    is_nonnegative,
+    straight_through_mask,
+)
 
 __all__ = ["LOSSES", "TRAINABLE", "CONSTRAINTS", "FeedforwardFit", "fit_feedforward"]
 
 LOSSES = ("mse", "binary_cross_entropy", "softmax_cross_entropy")
-TRAINABLE = ("bias", "all")
+TRAINABLE = ("bias", "all", "readout", "mask")
 CONSTRAINTS = (None, "nonnegative")
 
 # Trace counter (tests assert that a second fit with the same shapes does not recompile).
@@ -47,16 +59,20 @@ class FeedforwardFit:
     Attributes
     ----------
     network : Feedforward
-        The fixed network, or the trained one for ``trainable="all"``.
+        The fixed network, or the trained one for ``trainable="all"`` / ``"readout"``.
     biases : tuple of arrays
         ``biases[l]`` of shape (context, ``layer_sizes[l+1]``).
     losses : array, shape (iteration,)
         The loss before each update.
+    mask_scores : tuple of arrays or None
+        ``trainable="mask"``: the trained scores, ``mask_scores[l]`` of shape (context,
+        ``*weights[l].shape``); the mask of context ``c`` is ``mask_scores[l][c] > 0``.
     """
 
     network: Feedforward
     biases: tuple
     losses: jax.Array
+    mask_scores: tuple | None = None
 
 
 def _pointwise_loss(name, outputs, targets):
@@ -67,34 +83,70 @@ def _pointwise_loss(name, outputs, targets):
     return jnp.mean(optax.softmax_cross_entropy(outputs, targets))
 
 
-def _loss(params, net_static, loss, inputs, targets):
-    net, biases = params
-    net = combine(net, net_static)
+def _loss(params, frozen, loss, inputs, targets):
+    net, biases = combine(params, frozen)
     outputs = jax.vmap(forward, in_axes=(None, 0, 0))(net, biases, inputs)
     return _pointwise_loss(loss, outputs, targets)
 
 
-def _run(net, biases, inputs, targets, *, loss, trainable, constraint, n_steps, learning_rate):
-    _TRACE_COUNT["fit_feedforward"] += 1
-    mask = (jax.tree_util.tree_map(lambda _: trainable == "all", net),
-            jax.tree_util.tree_map(lambda _: True, biases))
-    params, frozen = partition((net, biases), mask)
-    net_static = frozen[0]
+def _masked_forward(net, scores, biases, inputs):
+    masks = tuple(straight_through_mask(s) for s in scores)
+    return forward(apply_mask(net, masks), biases, inputs)
+
+
+def _mask_loss(scores, fixed, loss, inputs, targets):
+    net, biases = fixed
+    outputs = jax.vmap(_masked_forward, in_axes=(None, 0, 0, 0))(net, scores, biases, inputs)
+    return _pointwise_loss(loss, outputs, targets)
+
+
+def _partition_mask(net, biases, trainable):
+    """Which leaves of ``(net, biases)`` are trained (True) for ``trainable``."""
+    last = len(net.weights) - 1
+    weights = tuple(trainable == "all" or (trainable == "readout" and i == last)
+                    for i in range(last + 1))
+    bias = tuple(trainable != "readout" or i == last for i in range(last + 1))
+    return (Feedforward(weights=weights, nonlinearity=net.nonlinearity,
+                        output_nonlinearity=net.output_nonlinearity), bias)
+
+
+def _adam_scan(loss_fn, params, *, n_steps, learning_rate, project=None):
     optimiser = optax.adam(learning_rate)
 
     def body(carry, _):
         params, opt_state = carry
-        value, grads = jax.value_and_grad(_loss)(params, net_static, loss, inputs, targets)
+        value, grads = jax.value_and_grad(loss_fn)(params)
         updates, opt_state = optimiser.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
-        if constraint == "nonnegative" and trainable == "all":
-            # every weight is trainable here, so params[0] is the whole network
-            params = (project_nonnegative(params[0]), params[1])
+        if project is not None:
+            params = project(params)
         return (params, opt_state), value
 
     (params, _), losses = jax.lax.scan(body, (params, optimiser.init(params)), None,
                                        length=n_steps)
-    return combine(params[0], net_static), params[1], losses
+    return params, losses
+
+
+def _run(net, biases, scores, inputs, targets, *, loss, trainable, constraint, n_steps,
+         learning_rate):
+    _TRACE_COUNT["fit_feedforward"] += 1
+    if trainable == "mask":
+        scores, losses = _adam_scan(
+            lambda s: _mask_loss(s, (net, biases), loss, inputs, targets), scores,
+            n_steps=n_steps, learning_rate=learning_rate)
+        return net, biases, scores, losses
+    params, frozen = partition((net, biases), _partition_mask(net, biases, trainable))
+    project = None
+    if constraint == "nonnegative" and trainable != "bias":
+        def project(p):  # the trained weights are projected, the frozen ones are already ≥ 0
+            w = tuple(None if x is None else jnp.maximum(x, 0) for x in p[0].weights)
+            return (Feedforward(weights=w, nonlinearity=net.nonlinearity,
+                                output_nonlinearity=net.output_nonlinearity), p[1])
+    params, losses = _adam_scan(
+        lambda p: _loss(p, frozen, loss, inputs, targets), params, n_steps=n_steps,
+        learning_rate=learning_rate, project=project)
+    out_net, out_biases = combine(params, frozen)
+    return out_net, out_biases, None, losses
 
 
 _run_jit = jax.jit(_run, static_argnames=("loss", "trainable", "constraint", "n_steps",
@@ -112,6 +164,7 @@ def fit_feedforward(
     constraint: str | None = None,
     n_steps: int = 1000,
     learning_rate: float = 1e-2,
+    mask_scores=None,
 ) -> FeedforwardFit:
     """Train the biases (and optionally the weights) with full-batch Adam.
 
@@ -124,14 +177,19 @@ def fit_feedforward(
     inputs : array, shape (context, sample, input)
     targets : array, shape (context, sample, output)
     loss : {"mse", "binary_cross_entropy", "softmax_cross_entropy"}
-    trainable : {"bias", "all"}
-        Biases only, or biases and weights.
+    trainable : {"bias", "all", "readout", "mask"}
+        Biases only; biases and weights; the readout matrix and output biases; or the mask
+        scores only (see the module docstring).
     constraint : {None, "nonnegative"}
         ``"nonnegative"``: the network must start with ``W ≥ 0`` and, if weights are trained,
         is projected back onto ``W ≥ 0`` after every update.
     n_steps : int
         Number of Adam updates.
     learning_rate : float
+    mask_scores : tuple of arrays, optional
+        Initial scores for ``trainable="mask"`` (required there, refused otherwise),
+        ``mask_scores[l]`` of shape (context, ``*weights[l].shape``)
+        (:func:`~brainbias.models.feedforward.init_mask_scores`).
 
     Returns
     -------
@@ -168,10 +226,29 @@ def fit_feedforward(
     biases = tuple(jnp.asarray(b) for b in biases)
     inputs, targets = jnp.asarray(inputs), jnp.asarray(targets)
     _check_shapes(net, biases, inputs, targets)
-    out_net, out_biases, losses = _run_jit(
-        net, biases, inputs, targets, loss=loss, trainable=trainable, constraint=constraint,
-        n_steps=int(n_steps), learning_rate=float(learning_rate))
-    return FeedforwardFit(network=out_net, biases=out_biases, losses=losses)
+    mask_scores = _check_scores(net, mask_scores, trainable, inputs.shape[0])
+    out_net, out_biases, out_scores, losses = _run_jit(
+        net, biases, mask_scores, inputs, targets, loss=loss, trainable=trainable,
+        constraint=constraint, n_steps=int(n_steps), learning_rate=float(learning_rate))
+    return FeedforwardFit(network=out_net, biases=out_biases, losses=losses,
+                          mask_scores=out_scores)
+
+
+def _check_scores(net, scores, trainable, n_contexts):
+    if trainable != "mask":
+        if scores is not None:
+            raise ConfigError(f"mask_scores: given, but trainable={trainable!r} does not train "
+                              "a mask; pass trainable='mask' or drop mask_scores.")
+        return None
+    if scores is None:
+        raise ConfigError("mask_scores: trainable='mask' needs initial scores; use "
+                          "brainbias.models.feedforward.init_mask_scores(net, n_contexts).")
+    scores = tuple(jnp.asarray(s) for s in scores)
+    want = [(n_contexts,) + tuple(w.shape) for w in net.weights]
+    if [tuple(s.shape) for s in scores] != want:
+        raise ConfigError(f"mask_scores: expected shapes {want} (context, out, in), got "
+                          f"{[tuple(s.shape) for s in scores]}.")
+    return scores
 
 
 def _check_shapes(net, biases, inputs, targets):
