@@ -65,7 +65,7 @@ def test_tiny_study_writes_numbers_consistent_with_its_files(run, tmp_path):
         np.testing.assert_array_equal(spectra[f"iterations_{r['seed']}"], [0, 20, 40, 60])
         lam = spectra[f"seed_{r['seed']}"]
         assert lam.shape == (4, 24)
-        for q, row_lam in zip(mine, lam):
+        for q, row_lam in zip(mine, lam, strict=True):
             pair = run.leading_pair(row_lam)
             assert q["pair_modulus"] == pytest.approx(abs(pair), rel=1e-12)
             assert q["eigen_period"] == pytest.approx(2 * np.pi / np.angle(pair), rel=1e-12)

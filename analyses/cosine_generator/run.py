@@ -209,8 +209,9 @@ def figure(records, spectra, path):
     ax.plot([0, 1.3 * np.cos(ang)], [0, 1.3 * np.sin(ang)], "r--", lw=0.8,
             label="arg λ = 2π/25")
     fig.colorbar(sc, ax=ax, label="training iteration")
-    ax.set(xlabel="Re λ", ylabel="Im λ", aspect="equal",
-           title=f"Jacobian eigenvalues at the fixed point (seed {seeds[0]})")
+    ax.set(xlabel="Re λ", ylabel="Im λ", aspect="equal")
+    ax.set_title(
+           f"Jacobian eigenvalues at the fixed point, seed {seeds[0]}", fontsize=9)
     ax.legend(fontsize=8, loc="lower left")
     for s in seeds:
         rs = [r for r in records if r["seed"] == s]

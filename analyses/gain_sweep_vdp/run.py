@@ -12,7 +12,8 @@ with ``D = diag(active)`` the 0/1 mask of units with positive preactivation
 ``(1 − a) + a λ`` for λ in the spectrum of the *principal sub-matrix* ``W_AA`` over the active
 units. Biases only choose the set A; the fit records ``ρ(W_AA)`` along the free run
 (maximum over the sampled states). Writes ``OUT/results.jsonl`` (one line per fit),
-``OUT/fits.nc`` (each fit's weights, bias and initial state, to recompute every number),
+``OUT/fits.nc`` (each fit's recurrent and readout weights, bias and initial state, to
+recompute every number),
 ``OUT/table.md`` and ``OUT/gain_sweep.png``. Only the public API is used.
 """
 
@@ -100,7 +101,9 @@ def fit_one(study, gain, mode, seed, target):
     row = {"gain": gain, "mode": mode, "seed": seed, "n_units": net.n_units,
            "final_loss": float(r.loss[-1, 0]), "wall": wall,
            **score(r.network, bias, x0, target, s)}
+    # mode="all" also trains the readout (the autonomous run uses no input or feedback weights)
     arrays = {"recurrent_weights": np.asarray(r.network.recurrent_weights, float),
+              "readout_weights": np.asarray(r.network.readout_weights, float),
               "bias": bias, "initial_state": x0}
     return row, arrays
 
@@ -110,6 +113,8 @@ def save_fits(rows, arrays, path):
     ds = xr.Dataset(
         {"recurrent_weights": (("fit", "unit", "source_unit"),
                                np.stack([a["recurrent_weights"] for a in arrays])),
+         "readout_weights": (("fit", "output", "unit"),
+                             np.stack([a["readout_weights"] for a in arrays])),
          "bias": (("fit", "unit"), np.stack([a["bias"] for a in arrays])),
          "initial_state": (("fit", "unit"), np.stack([a["initial_state"] for a in arrays]))},
         coords={"gain": ("fit", [r["gain"] for r in rows]),

@@ -407,6 +407,15 @@ def write_results_schema(path: Path):
     section("Variables (every run)", "VARIABLES",
             _table(("variable", "dimensions"),
                    [(f"``{k}``", _dims(v)) for k, v in R.VARIABLES.items()], "40 60"))
+    section("Variables of each model family", "MODEL_VARIABLES",
+            _table(("family", "variable", "dimensions"),
+                   [(f"``{fam}``", f"``{k}``", _dims(v))
+                    for fam, group in R.MODEL_VARIABLES.items() for k, v in group.items()],
+                   "20 40 40"))
+    section("Attributes of each model family", "MODEL_ATTRS",
+            _table(("family", "attributes"),
+                   [(f"``{fam}``", ", ".join(f"``{a}``" for a in attrs))
+                    for fam, attrs in R.MODEL_ATTRS.items()], "20 80"))
     section("Metrics (every run)", "METRICS",
             _table(("variable", "dimensions", "meaning"),
                    [(f"``{k}``", _dims(("context",)), _plain(v))
