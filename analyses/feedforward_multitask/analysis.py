@@ -29,7 +29,8 @@ def task_variance(net, biases, x_test):
     """TV matrix (unit, task) of the first hidden layer; ``biases[l]`` has a context axis."""
     tv = []
     for c in range(x_test.shape[0]):
-        h = activations(net, tuple(b[c] for b in biases), jnp.asarray(x_test[c], net.weights[0].dtype))[0]
+        x = jnp.asarray(x_test[c], net.weights[0].dtype)
+        h = activations(net, tuple(b[c] for b in biases), x)[0]
         tv.append(np.var(np.asarray(h, np.float64), axis=0))
     return np.stack(tv, axis=1)
 

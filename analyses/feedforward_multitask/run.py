@@ -178,7 +178,8 @@ def table(study, rows, analysis) -> str:
         lines.append(f"| {w} | " + " | ".join(cells) + " |")
     w = max(s["widths"])
     lines += ["", f"Per task at width {w} (mean over seeds); chance = majority class.", "",
-              "| task | chance | " + " | ".join(methods) + " |", "|---|---|" + "---|" * len(methods)]
+              "| task | chance | " + " | ".join(methods) + " |",
+              "|---|---|" + "---|" * len(methods)]
     for name in s["tasks"]:
         sel = [r for r in rows if r["task"] == name and r["width"] == w]
         cells = [f"{np.mean([r['test_accuracy'] for r in sel if r['method'] == m]):.3f}"

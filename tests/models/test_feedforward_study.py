@@ -38,7 +38,7 @@ def test_all_ones_mask_is_the_dense_network():
     x, _ = _data(1, sizes=(3, 12, 7, 4))
     b = _one(init_biases(net, 1, scale=0.3, key=jax.random.PRNGKey(2)), 0)
     ones = tuple(straight_through_mask(s) for s in _one(init_mask_scores(net, 1), 0))
-    assert all(np.array_equal(m, np.ones(w.shape)) for m, w in zip(ones, net.weights))
+    assert all(np.array_equal(m, np.ones(w.shape)) for m, w in zip(ones, net.weights, strict=True))
     np.testing.assert_array_equal(forward(apply_mask(net, ones), b, x[0]), forward(net, b, x[0]))
     # the mask fit's first loss (before any update) is the dense net's loss
     _, y = _data(1, sizes=(3, 12, 7, 4))
@@ -67,8 +67,8 @@ def test_straight_through_gradient_is_weight_times_dense_gradient():
         return jnp.mean((forward(n, b, x[0]) - y[0]) ** 2)
 
     g_s = jax.grad(loss_scores)(scores)
-    g_w = jax.grad(loss_eff)(tuple(m * w for m, w in zip(hard, net.weights)))
-    for gs, gw, w in zip(g_s, g_w, net.weights):
+    g_w = jax.grad(loss_eff)(tuple(m * w for m, w in zip(hard, net.weights, strict=True)))
+    for gs, gw, w in zip(g_s, g_w, net.weights, strict=True):
         np.testing.assert_allclose(gs, gw * w, rtol=1e-12, atol=1e-15)
     assert any(float(np.abs(g).max()) > 1e-6 for g in g_s)
 
@@ -78,7 +78,7 @@ def test_bias_only_leaves_weights_bit_identical_and_has_zero_weight_gradient():
     x, y = _data()
     fit = fit_feedforward(net, init_biases(net, 2), x, y, loss="softmax_cross_entropy",
                           n_steps=30, learning_rate=0.05)
-    for w0, w1 in zip(net.weights, fit.network.weights):
+    for w0, w1 in zip(net.weights, fit.network.weights, strict=True):
         assert np.array_equal(np.asarray(w0), np.asarray(w1))
     assert float(fit.losses[-1]) < float(fit.losses[0])
     assert any(float(np.abs(b).max()) > 1e-3 for b in fit.biases)
@@ -94,9 +94,9 @@ def test_mask_training_changes_only_the_scores_and_readout_only_the_readout():
     s0 = init_mask_scores(net, 2, value=0.02, scale=0.02, key=jax.random.PRNGKey(5))
     fit = fit_feedforward(net, b0, x, y, loss="softmax_cross_entropy", n_steps=30,
                           trainable="mask", mask_scores=s0)
-    assert all(np.array_equal(a, b) for a, b in zip(net.weights, fit.network.weights))
-    assert all(np.array_equal(a, b) for a, b in zip(b0, fit.biases))
-    flipped = sum(int(np.sum((a > 0) != (b > 0))) for a, b in zip(s0, fit.mask_scores))
+    assert all(np.array_equal(a, b) for a, b in zip(net.weights, fit.network.weights, strict=True))
+    assert all(np.array_equal(a, b) for a, b in zip(b0, fit.biases, strict=True))
+    flipped = sum(int(np.sum((a > 0) != (b > 0))) for a, b in zip(s0, fit.mask_scores, strict=True))
     assert flipped > 0 and float(fit.losses[-1]) < float(fit.losses[0])
     ro = fit_feedforward(net, b0, x, y, loss="softmax_cross_entropy", n_steps=30,
                          trainable="readout")
@@ -134,9 +134,10 @@ def test_training_a_with_b_gives_a_what_training_a_alone_gives(trainable):
         return f.mask_scores if trainable == "mask" else f.biases
 
     with_b = fit(x, y)                                    # tasks A and B
-    with_a_twice = fit(x[jnp.array([0, 0])], y[jnp.array([0, 0])])              # A twice: the same 1/2 weighting
+    twice = jnp.array([0, 0])
+    with_a_twice = fit(x[twice], y[twice])                # A twice: the same 1/2 weighting
     alone = fit(x[:1], y[:1])                             # A alone (Adam: scale-invariant)
-    for p_ab, p_aa, p_a in zip(with_b, with_a_twice, alone):
+    for p_ab, p_aa, p_a in zip(with_b, with_a_twice, alone, strict=True):
         np.testing.assert_allclose(p_ab[0], p_aa[0], rtol=0, atol=1e-12)
         # alone, A's gradient is twice as large: Adam cancels the scale up to its epsilon
         np.testing.assert_allclose(p_ab[0], p_a[0], rtol=0, atol=1e-4)
