@@ -15,9 +15,10 @@ STUDY = Path(__file__).parents[1] / "analyses" / "feedforward_multitask"
 
 def _load(name):
     sys.path.insert(0, str(STUDY))
-    spec = importlib.util.spec_from_file_location(name, STUDY / f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"feedforward_multitask_{name}",
+                                                  STUDY / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
@@ -41,7 +42,7 @@ def test_digits_tasks_are_the_documented_transforms():
 
 def test_tiny_study_writes_the_numbers_it_recomputes_and_bias_beats_chance(tmp_path):
     run = _load("run")
-    analysis = sys.modules.get("analysis") or _load("analysis")
+    analysis = sys.modules.get("task_variance") or _load("task_variance")
     config = STUDY / "config_tiny.toml"
     assert run.main([str(config), "--out", str(tmp_path)]) == 0
     study = tomllib.loads(config.read_text())

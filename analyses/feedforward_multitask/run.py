@@ -202,7 +202,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     study = tomllib.loads(args.config.read_text())
     args.out.mkdir(parents=True, exist_ok=True)
-    import analysis as A  # the task-variance analysis and figures (this folder)
+    import task_variance as A  # the task-variance analysis and figures (this folder)
 
     data = load_tasks(study)
     with open(args.out / "results.jsonl", "w") as log:
