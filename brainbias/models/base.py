@@ -35,10 +35,11 @@ from typing import ClassVar, Protocol, runtime_checkable
 import jax
 import jax.numpy as jnp
 
-from .._errors import ConfigError, did_you_mean
+from .._errors import ConfigError, check_positive, did_you_mean
 
 __all__ = [
     "Model",
+    "SharedWeights",
     "MODES",
     "rates",
     "output",
@@ -94,6 +95,36 @@ class Model(Protocol):
     def advance(self, state, rate, current, leak): ...
 
     def validate(self): ...
+
+
+class SharedWeights:
+    """What every family derives the same way from its shared fields (a mixin of the family
+    dataclasses): the leak ``dt / tau``, the input and output sizes, and the check of the time
+    step. A family adds ``n_units`` and ``dtype`` from its own arrays."""
+
+    @property
+    def leak(self) -> float:
+        """``a = dt / tau``."""
+        return self.dt / self.tau
+
+    @property
+    def n_inputs(self) -> int:
+        return self.input_weights.shape[1]
+
+    @property
+    def n_outputs(self) -> int:
+        return self.readout_weights.shape[0]
+
+    def _check_time_step(self):
+        """ConfigError for a non-positive ``dt``/``tau`` or ``dt > tau`` (static fields only:
+        pytree unflattening passes tracers and None holes as array leaves)."""
+        check_positive("dt", self.dt)
+        check_positive("tau", self.tau)
+        if self.dt > self.tau:
+            raise ConfigError(
+                f"dt={self.dt} > tau={self.tau}: the step would overshoot (leak dt/tau > 1). "
+                "Use dt ≤ tau."
+            )
 
 
 def rates(network: Model, state):

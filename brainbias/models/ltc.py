@@ -50,6 +50,7 @@ import numpy as np
 
 from .._errors import ConfigError, check_int, check_positive, did_you_mean
 from .._pytree import pytree_dataclass, static_field
+from .base import SharedWeights
 
 __all__ = ["LTCConfig", "LTCNetwork", "SOLVERS", "make_ltc_network", "coefficients", "field",
            "jacobian", "synaptic_conductance"]
@@ -150,7 +151,7 @@ def _check_reversals(e_inh, e_leak, e_exc):
 
 
 @pytree_dataclass
-class LTCNetwork:
+class LTCNetwork(SharedWeights):
     """An LTC network with fixed conductance-based synapses (a pytree; arrays are leaves).
 
     Implements :class:`brainbias.models.base.Model`; the state is the membrane potential ``v``
@@ -199,32 +200,15 @@ class LTCNetwork:
 
     def __post_init__(self):
         # static fields only (pytree unflattening passes tracers and None holes)
-        check_positive("dt", self.dt)
-        check_positive("tau", self.tau)
-        if self.dt > self.tau:
-            raise ConfigError(f"dt={self.dt} > tau={self.tau}: use dt ≤ tau (the leak dt/tau "
-                              "is at most 1).")
+        self._check_time_step()
         if self.solver not in SOLVERS:
             raise ConfigError(f"solver: expected one of {SOLVERS}, got {self.solver!r}."
                               + did_you_mean(self.solver, SOLVERS))
         check_int("unfolds", self.unfolds, minimum=1)
 
     @property
-    def leak(self) -> float:
-        """``a = dt / tau`` (= ``dt / C_m``)."""
-        return self.dt / self.tau
-
-    @property
     def n_units(self) -> int:
         return self.synapse_weight.shape[0]
-
-    @property
-    def n_inputs(self) -> int:
-        return self.input_weights.shape[1]
-
-    @property
-    def n_outputs(self) -> int:
-        return self.readout_weights.shape[0]
 
     @property
     def dtype(self):

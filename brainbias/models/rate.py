@@ -28,8 +28,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._errors import ConfigError, check_positive, did_you_mean
+from .._errors import ConfigError, did_you_mean
 from .._pytree import pytree_dataclass, static_field
+from .base import SharedWeights
 
 __all__ = ["Network", "NONLINEARITIES", "FORMS", "SIGN_CONSTRAINTS", "nonlinearity",
            "make_network"]
@@ -63,7 +64,7 @@ def nonlinearity(name: str):
 
 
 @pytree_dataclass
-class Network:
+class Network(SharedWeights):
     """A rate network with fixed weights (a pytree; arrays are leaves).
 
     Parameters
@@ -111,13 +112,7 @@ class Network:
     def __post_init__(self):
         # Only static fields are checked here: JAX rebuilds this object with tracers or None
         # holes (partition) as leaves. Array shapes are checked in `validate`.
-        check_positive("dt", self.dt)
-        check_positive("tau", self.tau)
-        if self.dt > self.tau:
-            raise ConfigError(
-                f"dt={self.dt} > tau={self.tau}: the Euler step would overshoot (leak dt/tau > 1). "
-                "Use dt ≤ tau."
-            )
+        self._check_time_step()
         nonlinearity(self.nonlinearity)
         if self.sign_constraint not in SIGN_CONSTRAINTS:
             raise ConfigError(f"sign_constraint: expected one of {SIGN_CONSTRAINTS}, got "
@@ -129,21 +124,8 @@ class Network:
             )
 
     @property
-    def leak(self) -> float:
-        """``a = dt / tau``."""
-        return self.dt / self.tau
-
-    @property
     def n_units(self) -> int:
         return self.recurrent_weights.shape[0]
-
-    @property
-    def n_inputs(self) -> int:
-        return self.input_weights.shape[1]
-
-    @property
-    def n_outputs(self) -> int:
-        return self.readout_weights.shape[0]
 
     @property
     def dtype(self):
