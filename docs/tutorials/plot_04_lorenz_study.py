@@ -15,13 +15,18 @@ untrained networks; ``config.toml`` gives the real ones.
 """
 
 # %%
+import importlib.util
 import sys
 import tempfile
 from pathlib import Path
 
 STUDY = Path("../../analyses/lorenz_attractor").resolve()
+# The study's run.py is loaded under its own name: every study has a run.py, and the
+# tutorials share one interpreter.
 sys.path.insert(0, str(STUDY))
-import run as lorenz_study  # noqa: E402  (analyses/lorenz_attractor/run.py)
+_spec = importlib.util.spec_from_file_location("lorenz_attractor_run", STUDY / "run.py")
+lorenz_study = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(lorenz_study)
 
 print((STUDY / "config_tiny.toml").read_text())
 

@@ -12,6 +12,7 @@ measured table in :doc:`../benchmarks`.
 """
 
 # %%
+import importlib.util
 import sys
 import tempfile
 from pathlib import Path
@@ -19,8 +20,12 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 
 STUDY = Path("../../analyses/ltc_vs_rate").resolve()
+# The study's run.py is loaded under its own name: every study has a run.py, and the
+# tutorials share one interpreter.
 sys.path.insert(0, str(STUDY))
-import run as ltc_vs_rate  # noqa: E402  (analyses/ltc_vs_rate/run.py)
+_spec = importlib.util.spec_from_file_location("ltc_vs_rate_run", STUDY / "run.py")
+ltc_vs_rate = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(ltc_vs_rate)
 
 print((STUDY / "config_tiny.toml").read_text())
 
