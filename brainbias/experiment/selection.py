@@ -154,7 +154,7 @@ class ValidationSelector:
 
         The returned result's ``stopped`` says which iteration was selected.
         """
-        n_done = len(result.loss)
+        n_done = result.n_updates
         if not self.history or self.history[-1]["iteration"] != n_done:
             self.consider(n_done, result.network, result.controller)
         b = self.best
@@ -166,6 +166,8 @@ class ValidationSelector:
             return dataclasses.replace(result, stopped=f"{result.stopped}; selected the final "
                                        "model on validation")
         network = b.network if result.config.mode == "all" else result.network
+        which = (f"polish step {b.iteration - len(result.loss)}" if b.iteration > len(result.loss)
+                 else f"iteration {b.iteration}")
         return dataclasses.replace(result, network=network, controller=b.controller,
-                                   stopped=f"{result.stopped}; selected iteration {b.iteration} "
-                                   f"on validation {self.criterion}")
+                                   stopped=f"{result.stopped}; selected {which} on validation "
+                                   f"{self.criterion}")

@@ -62,6 +62,10 @@ def make_dataset(*, network, controller, train_result, evaluation, target_arrays
     if controller.leak_logit is not None:
         data["trained_leak_logit"] = ((), f(controller.leak_logit), {
             "description": "theta of the trained time constant: leak dt/tau = sigmoid(theta)"})
+    if getattr(train_result, "polish_loss", None) is not None:
+        data["polish_loss"] = (OPTIONAL_VARIABLES["polish_loss"], f(train_result.polish_loss), {
+            "description": "mean squared teacher-forced residual before (step 0) and after each "
+                           "Levenberg-Marquardt step on the biases (training.polish)"})
     for name in METRICS:
         data[name] = (("context",), f(evaluation["metrics"][name]))
     ds = xr.Dataset(data, coords=coords)

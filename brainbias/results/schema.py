@@ -41,8 +41,11 @@ VARIABLES = {
     "lyapunov_exponent": ("context",),
 }
 #: ``trained_leak_logit``: θ of a trained global time constant (``mode="bias+tau"``), leak
-#: ``dt / τ = sigmoid(θ)``; the ``tau`` attribute is then that fitted τ, ``initial_tau`` its start
-OPTIONAL_VARIABLES = {"trained_readout_weights": ("output", "unit"), "trained_leak_logit": ()}
+#: ``dt / τ = sigmoid(θ)``; the ``tau`` attribute is then that fitted τ, ``initial_tau`` its start;
+#: ``polish_loss``: the teacher-forced residual of each Levenberg–Marquardt step
+#: (``training.polish``, :mod:`brainbias.training.polish`; step 0 is before the first)
+OPTIONAL_VARIABLES = {"trained_readout_weights": ("output", "unit"), "trained_leak_logit": (),
+                      "polish_loss": ("polish_step", "context")}
 
 #: Variables of a run whose τ was chosen by ``tau = "auto"``
 #: (:mod:`brainbias.experiment.timescale`): all

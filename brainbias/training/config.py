@@ -120,6 +120,21 @@ class TrainingConfig:
         targets (counts per step) under the rate ``softplus(output)``.
     dtype : {"float32", "float64"}
         Precision of training (float32 is about 2× faster on CPU).
+    polish : {"none", "levenberg_marquardt"}
+        A second-order finish after the gradient iterations (closed loop, ``mode = "bias"``):
+        Levenberg–Marquardt steps on the biases for the teacher-forced prediction loss
+        (:mod:`brainbias.training.polish`). With ``select_every > 0`` every step is scored on
+        the validation segment like a gradient iteration, so a step that spoils the free run
+        is not kept.
+    polish_steps : int
+        At most this many Levenberg–Marquardt steps (fewer when no damping lowers the loss).
+    polish_segments, polish_segment_length : int
+        The residuals: this many training segments of this many steps (after ``washout``
+        teacher-forced steps), spread evenly over the training part; each step costs about
+        ``N`` forward runs over them.
+    polish_horizon : int
+        The true output is fed back every this many steps of a polish segment: 1 fits one-step
+        predictions, k > 1 free runs of k steps from teacher-forced states.
     """
 
     mode: str = "bias"
@@ -154,6 +169,11 @@ class TrainingConfig:
     validation_free_run: int = 10000
     loss: str = "mse"
     dtype: str = "float32"
+    polish: str = "none"
+    polish_steps: int = 12
+    polish_segments: int = 4
+    polish_segment_length: int = 3000
+    polish_horizon: int = 1
 
     def __post_init__(self):
         check_choice("training.mode", self.mode, TRAINING_MODES)
@@ -162,8 +182,10 @@ class TrainingConfig:
         check_choice("training.dtype", self.dtype, ("float32", "float64"))
         check_choice("training.loss", self.loss, LOSSES)
         check_choice("training.teacher_forcing", self.teacher_forcing, TEACHER_FORCING)
+        check_choice("training.polish", self.polish, ("none", "levenberg_marquardt"))
         for name in ("n_iterations", "batch_size", "window", "chunk_size",
-                     "validation_free_run"):
+                     "validation_free_run", "polish_steps", "polish_segments",
+                     "polish_segment_length", "polish_horizon"):
             check_int(f"training.{name}", getattr(self, name), minimum=1)
         for name in ("washout", "checkpoint_every", "patience", "sparse_forcing_interval",
                      "select_every"):
@@ -192,6 +214,15 @@ class TrainingConfig:
         if self.select_every and self.validation_fraction == 0:
             raise ConfigError("training.select_every > 0 needs a validation segment: set "
                               "validation_fraction > 0 (default 0.2).")
+        if self.polish != "none":
+            needs = {"mode": "bias", "run_mode": "closed_loop", "loss": "mse"}
+            wrong = {k: getattr(self, k) for k, v in needs.items() if getattr(self, k) != v}
+            if wrong:
+                raise ConfigError(
+                    f'training.polish = "{self.polish}" polishes the biases of a closed-loop '
+                    "generator by least squares; it needs "
+                    + ", ".join(f'{k} = "{needs[k]}" (got {v!r})' for k, v in wrong.items())
+                    + '. Set polish = "none" otherwise.')
 
     @property
     def held_out_for_validation(self) -> float:

@@ -140,7 +140,10 @@ def fit(
     t0 = time.perf_counter()
     stopped = _train(run, state, key, progress=progress, callback=callback)
     _save(run, state)
-    return _result(run, state, network, stopped, wall_time=time.perf_counter() - t0)
+    result = _result(run, state, network, stopped, wall_time=time.perf_counter() - t0)
+    if config.polish == "levenberg_marquardt":
+        result = _polish(result, run.data, callback=callback, progress=progress, t0=t0)
+    return result
 
 
 def _check_targets(network, controller, targets, config) -> TargetArrays:
@@ -330,6 +333,22 @@ def _track_improvement(config: TrainingConfig, state: _Progress, chunk_loss) -> 
 
 
 # ----------------------------------------------------------------------------- the result
+
+
+def _polish(result: TrainResult, data, *, callback, progress, t0) -> TrainResult:
+    """``result`` after the Levenberg–Marquardt finish of :mod:`.polish`. The callback sees
+    every step as iteration ``n_iterations + k``; one with a ``consider`` method (a
+    :class:`~brainbias.experiment.selection.ValidationSelector`) scores every step, whatever
+    its ``every``: each step is a large update."""
+    from .polish import levenberg_marquardt
+
+    each_step = getattr(callback, "consider", callback)
+    controller, polish_loss = levenberg_marquardt(
+        result.network, result.controller, data, result.config, callback=each_step,
+        first_iteration=len(result.loss), progress=progress)
+    stopped = f"{result.stopped}; {len(polish_loss) - 1} Levenberg-Marquardt steps"
+    return dataclasses.replace(result, controller=controller, polish_loss=polish_loss,
+                               stopped=stopped, wall_time=time.perf_counter() - t0)
 
 
 def _result(run: _Run, state: _Progress, original_network, stopped, *, wall_time) -> TrainResult:

@@ -21,7 +21,9 @@ class TrainResult:
     network, controller : the (possibly) updated pytrees (``mode="bias"`` leaves the network
     bit-identical); loss : ndarray (iteration, context) training loss per iteration;
     teacher_forcing : ndarray (iteration,) the strength used; stopped : why training ended;
-    wall_time : seconds spent in this call.
+    wall_time : seconds spent in this call; polish_loss : ndarray (step + 1, context) or None,
+    the mean squared residual before and after each Levenberg–Marquardt step
+    (``training.polish``, :mod:`brainbias.training.polish`).
     """
 
     network: Model
@@ -31,3 +33,10 @@ class TrainResult:
     config: TrainingConfig
     stopped: str
     wall_time: float
+    polish_loss: np.ndarray | None = None
+
+    @property
+    def n_updates(self) -> int:
+        """Gradient iterations plus polish steps: the iteration number of the final model."""
+        steps = 0 if self.polish_loss is None else len(self.polish_loss) - 1
+        return len(self.loss) + steps
