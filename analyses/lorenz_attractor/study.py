@@ -134,6 +134,14 @@ class Point:
     polish_learning_rate: float = 0.003
     polish_ceiling: float = 1.5
     polish_extra: str = '{"teacher_noise": 0.0}'
+    # Levenberg-Marquardt finish (training.polish): this many steps on the biases for the
+    # teacher-forced loss, every step scored on validation; kept: the longest validation VPT
+    # (24 starts) whose D_stsp stays within lm_ceiling x the selected one's (0: none)
+    lm_steps: int = 0
+    lm_segments: int = 4
+    lm_segment_length: int = 3000
+    lm_horizon: int = 1
+    lm_ceiling: float = 1.5
 
 
 def run_point(p: Point, *, progress=True, free_run_time=1000.0, lyapunov_steps=20000,
@@ -166,6 +174,13 @@ def run_point(p: Point, *, progress=True, free_run_time=1000.0, lyapunov_steps=2
         result = selector.select(result)
     if p.polish_iterations and selector is not None:
         result, polisher = polish(p, result, cfg, target, validation, selector, progress)
+    if p.lm_steps and selector is not None:
+        t_lm = time.perf_counter()
+        result, lm_selector = lm_polish(p, result, cfg, target, validation, selector, progress)
+        scores_lm = {"lm_time": time.perf_counter() - t_lm,
+                     "lm_selected_iteration": lm_selector.best.iteration,
+                     "lm_history": lm_selector.history,
+                     "lm_loss": np.asarray(result.polish_loss)[:, 0].tolist()}
     network, controller = result.network, result.controller
     scores, gen = score(network, controller, data, dt=p.dt, free_run_time=free_run_time,
                         lyapunov_steps=lyapunov_steps, n_vpt_starts=n_vpt_starts,
@@ -177,7 +192,26 @@ def run_point(p: Point, *, progress=True, free_run_time=1000.0, lyapunov_steps=2
     if p.polish_iterations and selector is not None:
         scores["polish_selected_iteration"] = polisher.best.iteration
         scores["polish_history"] = polisher.history
+    if p.lm_steps and selector is not None:
+        scores.update(scores_lm)
     return scores, result, gen, data
+
+
+def lm_polish(p: Point, result, cfg, target, validation, selector, progress):
+    """The Levenberg-Marquardt finish (:func:`brainbias.training.polish.polish`) of the
+    selected model, guarded on validation: the longest median VPT over 24 starts whose D_stsp
+    stays within ``lm_ceiling`` x the selected model's; the selected model competes."""
+    from brainbias.training.polish import polish as lm
+
+    cfg_lm = dataclasses.replace(cfg, polish_steps=p.lm_steps, polish_segments=p.lm_segments,
+                                 polish_segment_length=p.lm_segment_length,
+                                 polish_horizon=p.lm_horizon)
+    guard = ValidationSelector(validation, every=1, washout=p.score_washout, n_vpt_starts=24,
+                               criterion="valid_prediction",
+                               divergence_ceiling=p.lm_ceiling * selector.best.score)
+    guard.consider(len(result.loss), result.network, result.controller)
+    polished = lm(result, [target], cfg_lm, callback=guard.consider, progress=progress)
+    return guard.select(polished), guard
 
 
 def polish(p: Point, result, cfg, target, validation, selector, progress):

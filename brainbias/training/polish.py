@@ -37,7 +37,7 @@ from .config import TrainingConfig
 from .control import effective_leak, effective_readout
 from .loss import warm_up
 
-__all__ = ["POLISHES", "levenberg_marquardt", "segment_starts"]
+__all__ = ["POLISHES", "levenberg_marquardt", "polish", "segment_starts"]
 
 POLISHES = ("none", "levenberg_marquardt")
 _MAX_DAMPING = 1e8
@@ -190,3 +190,59 @@ def levenberg_marquardt(network, controller, data, config: TrainingConfig, *, ca
                 callback(first_iteration + k + 1, network, controller)
         bar.close()
     return controller, np.array(history)
+
+
+def _numpy_data(arrays):
+    """The stacked targets as the dict :func:`levenberg_marquardt` reads (float64 numpy)."""
+    return {"outputs": np.asarray(arrays.outputs, np.float64),
+            "inputs": np.asarray(arrays.inputs, np.float64),
+            "mask": np.asarray(arrays.output_mask, np.float64),
+            "n_train": np.asarray(arrays.n_train)}
+
+
+def polish(result, targets, config: TrainingConfig | None = None, *, callback=None,
+           progress: bool = False):
+    """A fit's result after Levenberg–Marquardt polish of its biases.
+
+    What :func:`~brainbias.training.loop.fit` does at its end with ``training.polish =
+    "levenberg_marquardt"``, as a separate step: e.g. to polish a model chosen by validation
+    with a selector of its own.
+
+    Parameters
+    ----------
+    result : TrainResult
+        A bias-only closed-loop fit.
+    targets : sequence of Trajectory
+        The fit's targets (the same training part is used: ``config.test_fraction`` and the
+        validation fraction are held out as in the fit).
+    config : TrainingConfig, optional
+        The polish settings; default ``result.config``. Its ``polish`` is taken to be
+        ``"levenberg_marquardt"``.
+    callback : callable, optional
+        ``callback(iteration, network, controller)`` after every step (iteration
+        ``len(result.loss) + k``).
+    progress : bool
+        A progress bar over the steps.
+
+    Returns
+    -------
+    TrainResult
+        With the polished controller and ``polish_loss``.
+    """
+    import time
+
+    from .stacking import stack_targets
+
+    config = dataclasses.replace(result.config if config is None else config,
+                                 polish="levenberg_marquardt")
+    arrays = stack_targets(list(targets), test_fraction=config.test_fraction,
+                           validation_fraction=config.held_out_for_validation,
+                           n_outputs=result.network.n_outputs, n_inputs=result.network.n_inputs)
+    t0 = time.perf_counter()
+    controller, polish_loss = levenberg_marquardt(
+        result.network, result.controller, _numpy_data(arrays), config,
+        callback=callback, first_iteration=len(result.loss), progress=progress)
+    return dataclasses.replace(
+        result, controller=controller, polish_loss=polish_loss,
+        stopped=f"{result.stopped}; {len(polish_loss) - 1} Levenberg-Marquardt steps",
+        wall_time=result.wall_time + time.perf_counter() - t0)

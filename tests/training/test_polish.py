@@ -135,3 +135,18 @@ def test_a_run_records_the_polish_and_selection_sees_its_steps():
     steps = ds.sizes["polish_step"] - 1
     assert list(ds["selection_check"].values) == [10, 20] + [20 + k for k in range(1, steps + 1)]
     assert np.all(np.diff(ds["polish_loss"].values[:, 0]) <= 0)
+
+
+def test_polish_as_a_separate_step_equals_the_fit_option(teacher):
+    from brainbias.training.polish import polish
+
+    net, b_star, traj = teacher
+    ctrl = _perturbed(net, b_star)
+    inline = fit(net, ctrl, [traj], _config(polish_steps=3), key=jax.random.PRNGKey(0),
+                 progress=False)
+    first = fit(net, ctrl, [traj], _config(polish="none"), key=jax.random.PRNGKey(0),
+                progress=False)
+    after = polish(first, [traj], _config(polish_steps=3))
+    np.testing.assert_allclose(after.polish_loss, inline.polish_loss, rtol=1e-10)
+    np.testing.assert_allclose(np.asarray(after.controller.bias),
+                               np.asarray(inline.controller.bias), rtol=0, atol=1e-10)
