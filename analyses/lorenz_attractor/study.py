@@ -21,6 +21,7 @@ import dataclasses
 import json
 import sys
 import time
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -142,6 +143,9 @@ class Point:
     lm_segment_length: int = 3000
     lm_horizon: int = 1
     lm_ceiling: float = 1.5
+    # an .npz file: phase 1 (fit + selection) is loaded from it when it exists and saved to
+    # it otherwise, so that finishes can be compared on the same phase-1 model ("": off)
+    phase1_cache: str = ""
 
 
 def run_point(p: Point, *, progress=True, free_run_time=1000.0, lyapunov_steps=20000,
@@ -168,10 +172,16 @@ def run_point(p: Point, *, progress=True, free_run_time=1000.0, lyapunov_steps=2
     selector = (ValidationSelector(validation, every=p.select_every, washout=p.score_washout)
                 if p.select_every else None)
     t0 = time.perf_counter()
-    result = bb.fit(net, ctrl, [target], cfg, key=k_fit, progress=progress, callback=selector)
-    train_time = time.perf_counter() - t0
-    if selector is not None:
-        result = selector.select(result)
+    if p.phase1_cache and Path(p.phase1_cache).exists():
+        result, train_time = load_phase1(p.phase1_cache, net, ctrl, cfg, selector)
+    else:
+        result = bb.fit(net, ctrl, [target], cfg, key=k_fit, progress=progress,
+                        callback=selector)
+        train_time = time.perf_counter() - t0
+        if selector is not None:
+            result = selector.select(result)
+        if p.phase1_cache:
+            save_phase1(p.phase1_cache, result, train_time, selector)
     if p.polish_iterations and selector is not None:
         result, polisher = polish(p, result, cfg, target, validation, selector, progress)
     if p.lm_steps and selector is not None:
@@ -195,6 +205,35 @@ def run_point(p: Point, *, progress=True, free_run_time=1000.0, lyapunov_steps=2
     if p.lm_steps and selector is not None:
         scores.update(scores_lm)
     return scores, result, gen, data
+
+
+def save_phase1(path, result, train_time, selector):
+    """The phase-1 model (biases, initial states, losses, selection) as an .npz file."""
+    np.savez(path, bias=np.asarray(result.controller.bias),
+             initial_state=np.asarray(result.controller.initial_state),
+             loss=result.loss, teacher_forcing=result.teacher_forcing, train_time=train_time,
+             best=json.dumps(None if selector is None else {
+                 "score": selector.best.score, "vpt": selector.best.vpt,
+                 "iteration": selector.best.iteration, "history": selector.history}))
+
+
+def load_phase1(path, net, ctrl, cfg, selector):
+    """``(TrainResult, train_time)`` of a saved phase 1 (same seed and settings); the
+    selector's record is restored."""
+    from brainbias.experiment.selection import _Best
+    from brainbias.training.result import TrainResult
+
+    z = np.load(path)
+    controller = dataclasses.replace(ctrl, bias=jnp.asarray(z["bias"]),
+                                     initial_state=jnp.asarray(z["initial_state"]))
+    best = json.loads(str(z["best"]))
+    if selector is not None and best is not None:
+        selector.history = best["history"]
+        selector.best = _Best(best["score"], best["vpt"], best["iteration"], net, controller)
+    result = TrainResult(network=net, controller=controller, loss=z["loss"],
+                         teacher_forcing=z["teacher_forcing"], config=cfg,
+                         stopped=f"loaded from {path}", wall_time=float(z["train_time"]))
+    return result, float(z["train_time"])
 
 
 def lm_polish(p: Point, result, cfg, target, validation, selector, progress):
