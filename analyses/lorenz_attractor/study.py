@@ -143,6 +143,7 @@ class Point:
     lm_segment_length: int = 3000
     lm_horizon: int = 1
     lm_ceiling: float = 1.5
+    lm_guard_free_run: int = 50000  # steps of the guard's validation free run (slow collapses)
     # an .npz file: phase 1 (fit + selection) is loaded from it when it exists and saved to
     # it otherwise, so that finishes can be compared on the same phase-1 model ("": off)
     phase1_cache: str = ""
@@ -246,6 +247,7 @@ def lm_polish(p: Point, result, cfg, target, validation, selector, progress):
                                  polish_segment_length=p.lm_segment_length,
                                  polish_horizon=p.lm_horizon)
     guard = ValidationSelector(validation, every=1, washout=p.score_washout, n_vpt_starts=24,
+                               free_run_steps=p.lm_guard_free_run,
                                criterion="valid_prediction",
                                divergence_ceiling=p.lm_ceiling * selector.best.score)
     guard.consider(len(result.loss), result.network, result.controller)
