@@ -1,9 +1,11 @@
-"""Command line: ``brainbias fit | demo | analyze | summary``.
+"""Command line: ``brainbias fit | demo | analyze | summary | sweep | inspect``.
 
 ``demo`` = ``fit`` of the built-in demo config followed by ``analyze`` of its result.
 
 User errors (:class:`~brainbias.BrainbiasError`) print one clear message and exit with code 2;
-Ctrl-C during training keeps the checkpoint and exits with 130. This entry point is the only place
+Ctrl-C during training keeps the checkpoint and exits with 130. Any other exception is a bug: it
+prints one paragraph naming it and the file that holds its traceback, and exits with code 1 (no
+traceback reaches the screen; docs/bad_input.md). This entry point is the only place
 (besides tests) that sets JAX configuration: float64 is enabled so that analysis can reach
 q < 1e-12; training runs in the config's ``training.dtype`` (float32 by default).
 """
@@ -17,6 +19,7 @@ from pathlib import Path
 
 __all__ = ["main"]
 
+EXIT_INTERNAL_ERROR = 1
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 
@@ -62,6 +65,29 @@ def _parser():
 
     s = sub.add_parser("summary", help="print the fit-quality table of a results file")
     s.add_argument("run", type=Path, help="a run.nc written by `brainbias fit`")
+
+    i = sub.add_parser("inspect", help="list what a recording file holds (segments, units, "
+                       "trials tables, events) and print a [recording] table to start from")
+    i.add_argument("file", type=Path, help="a file Neo can read (NWB, NIX, .mat, ...)")
+    i.add_argument("--io", default=None, help="the Neo IO (default: from the extension)")
+    i.add_argument("--no-rates", action="store_true",
+                   help="do not read the spikes (no unit rates; fast on large files)")
+    i.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    w = sub.add_parser("sweep", help="fit a config at every point of a parameter grid on Dask: "
+                       "writes OUT/points/*/run.nc and the gathered OUT/sweep.nc")
+    w.add_argument("config", type=Path, help="TOML config, optionally with a [sweep] grid table")
+    w.add_argument("--grid", action="append", default=[], metavar="KEY=VALUES",
+                   help="a dotted config key and its values: a comma list (0.8,1.0,1.2) or a "
+                   "range a:b[:step] (seed=0:20); repeat for more keys (the points are the "
+                   "Cartesian product); overrides the same key of [sweep] grid")
+    w.add_argument("--out", type=Path, required=True, help="sweep folder (a rerun resumes it)")
+    w.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="a running Dask scheduler (tcp://host:port); default: an embedded "
+                   "LocalCluster")
+    w.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="workers of the embedded cluster (default: one per core)")
+    w.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
 
@@ -120,12 +146,13 @@ def _common(p):
     p.add_argument("--no-figures", action="store_true", help="do not write figures")
 
 
-def _fit(config, args, *, resume=False):
+def _fit(config, args, *, resume=False, defaulted=None):
     from .experiment.pipeline import run, summary_table
 
     t0 = time.perf_counter()
     ds = run(config, out_dir=args.out, force=args.force, resume=resume,
-             progress=not args.no_progress, figures=not args.no_figures)
+             progress=not args.no_progress, figures=not args.no_figures,
+             defaulted_sections=defaulted)
     print(summary_table(ds))
     print(f"results: {args.out / 'run.nc'}" + ("" if args.no_figures else
           f"; figures: {args.out}/*.png") + f"  ({time.perf_counter() - t0:.0f} s)")
@@ -163,6 +190,25 @@ def _analyze(run_path: Path, args, *, out=None, contexts=None, starts=128, eigen
     return an
 
 
+def _sweep(args) -> int:
+    """``brainbias sweep``: 0 when every point finished, 1 when some failed."""
+    from .experiment.sweep import print_summary, sweep
+    from .experiment.sweep_grid import parse_grid_option, read_sweep_config
+
+    config, grid = read_sweep_config(args.config)
+    grid.update(parse_grid_option(g) for g in args.grid)
+    if not grid:
+        from ._errors import ConfigError
+
+        raise ConfigError("sweep: no grid; give --grid KEY=VALUES (e.g. --grid seed=0:4) or a "
+                          '[sweep] table in the config (grid = {"seed" = [0, 1, 2, 3]}).')
+    ds = sweep(config, grid, out_dir=args.out, scheduler=args.scheduler, n_workers=args.workers,
+               progress=not args.no_progress)
+    print_summary(ds)
+    print(f"sweep: {args.out / 'sweep.nc'}; points: {args.out / 'points.json'}")
+    return 1 if (ds["status"] == "failed").any() else 0
+
+
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     import jax
@@ -174,9 +220,10 @@ def main(argv=None) -> int:
         if args.command == "fit":
             from .config import ExperimentConfig
 
-            config = _with_tau(ExperimentConfig.from_toml(args.config), args.tau)
-            config = _with_model(config, args.model)
-            _fit(config, args, resume=args.resume)
+            config = ExperimentConfig.from_toml(args.config)
+            defaulted = _note_defaults(args.config, config)
+            config = _with_model(_with_tau(config, args.tau), args.model)
+            _fit(config, args, resume=args.resume, defaulted=defaulted)
         elif args.command == "demo":
             from .experiment.demo import DEMO_CONFIG
             from .experiment.pipeline import replace_training
@@ -195,6 +242,13 @@ def main(argv=None) -> int:
             from .experiment.pipeline import summary_table
 
             print(summary_table(results.load(args.run)))
+        elif args.command == "sweep":
+            return _sweep(args)
+        elif args.command == "inspect":
+            from .data.recordings import inspect_file
+
+            print(inspect_file(args.file, io=args.io, rates=not args.no_rates,
+                               progress=False if args.no_progress else None).text())
     except TrainingInterrupted as exc:
         print(f"brainbias: {exc}", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -202,9 +256,50 @@ def main(argv=None) -> int:
         print("brainbias: interrupted.", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrainbiasError as exc:
-        print(f"brainbias: error: {exc}", file=sys.stderr)
-        return EXIT_USER_ERROR
+        return _report(exc)
+    except MemoryError:
+        return _report(MemoryError(
+            "out of memory: a size in the config is too large for this machine. Lower "
+            "network.n_units (memory grows as its square), the targets' n_steps, "
+            "training.batch_size or window, or run on a machine with more memory."))
+    except Exception as exc:  # a bug, not the input: one paragraph, the traceback in a file
+        return _internal_error(exc)
     return 0
+
+
+def _internal_error(exc) -> int:
+    """Report an unexpected exception without a traceback on the screen: its type and
+    message, and the file that holds the traceback (for a bug report); exit code 1."""
+    import tempfile
+    import traceback
+
+    with tempfile.NamedTemporaryFile("w", prefix="brainbias-traceback-", suffix=".txt",
+                                     delete=False) as fh:
+        traceback.print_exception(exc, file=fh)
+    print(f"brainbias: internal error ({type(exc).__name__}: {exc}). This is a bug in "
+          "brainbias rather than a problem it recognised in the input; please report it with "
+          f"the config and the command. The traceback is in {fh.name}.", file=sys.stderr)
+    return EXIT_INTERNAL_ERROR
+
+
+def _report(exc) -> int:
+    """Print a user error as one paragraph (no traceback); the exit code of user errors."""
+    print(f"brainbias: error: {exc}", file=sys.stderr)
+    return EXIT_USER_ERROR
+
+
+def _note_defaults(path, config) -> tuple:
+    """Say on stderr which tables the config file left out (their documented defaults
+    apply); return them, for the results' attribute ``defaulted_sections``."""
+    from .config import defaulted_sections
+
+    sections = defaulted_sections(config)
+    if sections:
+        tables = ", ".join(f"[{s}]" for s in sections)
+        print(f"brainbias: note: {path} has no {tables} table{'s' * (len(sections) > 1)}: "
+              "the documented defaults apply (docs: configuration reference); the results "
+              "record this in attribute defaulted_sections.", file=sys.stderr)
+    return sections
 
 
 if __name__ == "__main__":

@@ -11,19 +11,33 @@ next to the code that reads it, and is re-exported here with the other tables.
 from __future__ import annotations
 
 import dataclasses
-import math
+import functools
+import inspect
 import os
-import tomllib
-import types
 import typing
 from pathlib import Path
 
-from ._errors import ConfigError, check_int, check_positive, did_you_mean
+from ._errors import (
+    ConfigError,
+    check_int,
+    check_positive,
+    dataclass_of,
+    did_you_mean,
+    missing_tables,
+    qualified,
+    read_toml,
+    suggest_key,
+    table_index,
+    table_name,
+    type_message,
+    type_ok,
+)
+from .data.recordings.config import RecordingConfig
 from .models.connectivity import ConnectivityConfig
 from .models.ltc import LTCConfig
 from .models.rate import FORMS, NONLINEARITIES
 from .models.registry import family_class
-from .training.config import TrainingConfig, check_choice, check_fraction, to_dict
+from .training.config import TrainingConfig, check_choice, to_dict
 
 __all__ = [
     "NetworkConfig",
@@ -33,6 +47,9 @@ __all__ = [
     "ExperimentConfig",
     "from_dict",
     "to_dict",
+    "defaulted_sections",
+    "key_index",
+    "read_toml",
 ]
 
 
@@ -189,96 +206,6 @@ class EvaluationConfig:
 
 
 @dataclasses.dataclass(frozen=True)
-class RecordingConfig:
-    """A spike recording to fit (the ``[recording]`` table): reading, binning and the splits.
-
-    One context per condition. The fit uses the training trials' PSTHs of the held-in neurons;
-    the held-out trials and neurons are only used for evaluation
-    (:mod:`brainbias.experiment.recording`).
-
-    Parameters
-    ----------
-    path : str, optional
-        A file Neo can read. In a TOML file a relative path is resolved against the config
-        file's folder, otherwise against the working directory. May be omitted when a
-        :class:`~brainbias.data.recordings.Recording` is passed in Python.
-    io, condition_key, trial_key, align_event : str, optional
-        As :func:`brainbias.data.recordings.read_recording`.
-    t_start, t_stop : float, optional
-        Analysis window, seconds on the (aligned) trial clock; default: what every trial covers.
-    bin_size, kernel, kernel_width : float, str, float
-        As :func:`brainbias.data.recordings.bin_and_smooth` (seconds; ``bin_size`` is the network's
-        ``dt``).
-    soft_normalise : bool or float
-        MSE targets are ``(rate − mean) / scale`` per neuron, with ``scale = range + c``
-        (``True``: c = 5 Hz; a number: c in Hz) or the standard deviation (``False``), all from
-        the training trials' PSTHs. Ignored for ``training.loss = "poisson"`` (counts).
-    conditions : list of str, optional
-        Fit only these conditions (default: all, in order of first appearance).
-    test_trial_fraction, test_neuron_fraction : float
-        Share of trials per condition held out for evaluation, and of neurons held out for
-        co-smoothing; both in (0, 1).
-    split_seed : int
-        Seed of both splits (stored with the results).
-    teacher : str, optional
-        For a recording made by a known teacher network: its ``.npz`` file (as
-        ``datasets/make_ground_truth*.py`` write them). After the fit, the attractor of every
-        condition is compared with the teacher's (kind, period, frequency, decay rate;
-        :mod:`brainbias.experiment.groundtruth`) and stored in the results. Resolved like ``path``.
-    """
-
-    path: str | None = None
-    io: str | None = None
-    condition_key: str | None = "condition"
-    trial_key: str | None = None
-    align_event: str | None = None
-    t_start: float | None = None
-    t_stop: float | None = None
-    bin_size: float = 0.01
-    kernel: str = "gaussian"
-    kernel_width: float = 0.02
-    soft_normalise: bool | float = True
-    conditions: tuple | None = None
-    test_trial_fraction: float = 0.25
-    test_neuron_fraction: float = 0.25
-    split_seed: int = 0
-    teacher: str | None = None
-
-    def __post_init__(self):
-        for name in ("path", "io", "condition_key", "trial_key", "align_event", "teacher"):
-            v = getattr(self, name)
-            if v is not None and (not isinstance(v, str) or not v):
-                raise ConfigError(f"recording.{name}: expected a non-empty string, got {v!r}.")
-        for name in ("bin_size", "kernel_width"):
-            check_positive(f"recording.{name}", getattr(self, name))
-        for name in ("t_start", "t_stop"):
-            v = getattr(self, name)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))
-                                  or not math.isfinite(v)):
-                raise ConfigError(f"recording.{name}: expected a number of seconds, got {v!r}.")
-        if self.t_start is not None and self.t_stop is not None and not self.t_stop > self.t_start:
-            raise ConfigError(f"recording.t_stop ({self.t_stop}) must be greater than t_start "
-                              f"({self.t_start}).")
-        if not isinstance(self.soft_normalise, bool):
-            check_positive("recording.soft_normalise", self.soft_normalise, allow_zero=True)
-        if self.conditions is not None:
-            conds = self.conditions
-            if isinstance(conds, str) or not all(isinstance(c, str) for c in conds) or not conds:
-                raise ConfigError("recording.conditions: expected a non-empty list of condition "
-                                  f"names, got {conds!r}.")
-            if len(set(conds)) != len(conds):
-                raise ConfigError(f"recording.conditions: names must be unique, got {list(conds)}.")
-            object.__setattr__(self, "conditions", tuple(conds))
-        for name in ("test_trial_fraction", "test_neuron_fraction"):
-            v = getattr(self, name)
-            check_fraction(f"recording.{name}", v, closed=False)
-            if v == 0:
-                raise ConfigError(f"recording.{name}: expected a number in (0, 1), got 0; "
-                                  "held-out trials and neurons are what the fit is judged on.")
-        check_int("recording.split_seed", self.split_seed, minimum=0)
-
-
-@dataclasses.dataclass(frozen=True)
 class ExperimentConfig:
     """A whole run: seed, network, training, evaluation and what to fit.
 
@@ -350,26 +277,30 @@ class ExperimentConfig:
     def from_toml(cls, path) -> ExperimentConfig:
         """Read and validate a TOML config file.
 
-        A relative ``[recording] path`` (and ``teacher``) is resolved against the config
-        file's folder, so that a config and its data can move together.
+        A relative ``[recording] path`` (and ``teacher``, ``condition_csv``) is resolved against
+        the config file's folder, so that a config and its data can move together. The tables
+        the file leaves out take their documented defaults; :func:`defaulted_sections` says
+        which.
+
+        Raises
+        ------
+        ConfigError
+            The path is missing, a folder, unreadable, not a text file, empty or not valid
+            TOML; or a key or value is wrong (the message says where it belongs).
         """
         path = Path(path)
-        try:
-            with open(path, "rb") as fh:
-                data = tomllib.load(fh)
-        except FileNotFoundError:
-            raise ConfigError(f"config file not found: {path}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: not valid TOML ({exc}).") from None
+        data = read_toml(path)
         config = from_dict(cls, data, where=str(path))
         rec = config.recording
         if rec is not None:
             resolved = {name: os.path.normpath(path.parent.absolute() / getattr(rec, name))
-                        for name in ("path", "teacher") if getattr(rec, name) is not None
+                        for name in rec.PATH_KEYS if getattr(rec, name) is not None
                         and not Path(getattr(rec, name)).is_absolute()}
             if resolved:
                 config = dataclasses.replace(config,
                                              recording=dataclasses.replace(rec, **resolved))
+        top = tuple(t for t in missing_tables(cls, data) if "." not in t)  # [network], ...
+        object.__setattr__(config, "_defaulted_sections", top)
         return config
 
     def to_dict(self) -> dict:
@@ -383,59 +314,87 @@ def _toml(value) -> str:
     return repr(value) if not isinstance(value, str) else f'"{value}"'
 
 
-def _dataclass_of(annotation):
-    """The dataclass in a hint ``X`` or ``X | None`` (else None)."""
-    if dataclasses.is_dataclass(annotation):
-        return annotation
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        if len(args) == 1 and dataclasses.is_dataclass(args[0]):
-            return args[0]
-    return None
-
-
-def _type_ok(value, annotation) -> bool:
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        return any(_type_ok(value, a) for a in typing.get_args(annotation))
-    if annotation is type(None):
-        return value is None
-    if annotation is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if annotation is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if annotation in (str, bool):
-        return isinstance(value, annotation)
-    if annotation is tuple:
-        return isinstance(value, (list, tuple))
-    return True
-
-
 def from_dict(cls, data, *, where="config"):
-    """Build config dataclass ``cls`` from nested dicts, rejecting unknown keys and bad types."""
+    """Build config dataclass ``cls`` from nested dicts, rejecting unknown keys and bad types.
+
+    An unknown key is an error that names the closest key or the table the key belongs to
+    (``gain`` under ``[network]`` → ``[network.connectivity]``); every message starts with
+    ``where`` (the file) and names the key with its full dotted path.
+    """
+    try:
+        return _from_dict(cls, data, ())
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _from_dict(cls, data, section: tuple):
+    """:func:`from_dict` for the table at ``section`` (messages without the file name)."""
+    dotted = ".".join(section)
     if not isinstance(data, dict):
-        raise ConfigError(f"{where}: expected a table, got {type(data).__name__}.")
+        what = f"{table_name(section)} " if section else ""
+        raise ConfigError(f"{dotted or 'config'}: expected a table {what}(key = value lines), "
+                          f"got {type(data).__name__} {data!r}.")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     kwargs = {}
     for key, value in data.items():
         if key not in fields:
-            raise ConfigError(
-                f"{where}: unknown key {key!r}." + did_you_mean(key, fields)
-                + f" Known keys: {sorted(fields)}."
-            )
+            where = f" in {table_name(section)}" if section else ""
+            raise ConfigError(f"unknown key {key!r}{where}." + suggest_key(key, section,
+                                                                          key_index())
+                              + f" Known keys{where}: {sorted(fields)}.")
         hint = hints[key]
-        sub = _dataclass_of(hint)
+        sub = dataclass_of(hint)
         if sub is not None and not (value is None and sub is not hint):
-            kwargs[key] = from_dict(sub, value, where=f"{where}.{key}" if where else key)
-        elif not _type_ok(value, hint):
-            raise ConfigError(
-                f"{where}.{key}: expected {getattr(hint, '__name__', hint)}, got "
-                f"{type(value).__name__} {value!r}."
-            )
+            kwargs[key] = _from_dict(sub, value, section + (key,))
+        elif not type_ok(value, hint):
+            raise ConfigError(type_message(".".join(section + (key,)), hint, value,
+                                           fields[key].default))
         else:
-            kwargs[key] = tuple(dict(v) for v in value) if key == "targets" else value
+            kwargs[key] = _target_tables(value) if key == "targets" else value
     try:
         return cls(**kwargs)
     except ConfigError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
+        raise ConfigError(qualified(str(exc), section, fields)) from None
+
+
+def _target_tables(value) -> tuple:
+    """The ``[[targets]]`` tables, each a table whose ``kind`` and ``name`` are text."""
+    for i, t in enumerate(value):
+        if not isinstance(t, dict):
+            raise ConfigError(f"targets[{i}]: expected a [[targets]] table, got "
+                              f"{type(t).__name__} {t!r}.")
+        for name in ("kind", "name"):
+            if name in t and not isinstance(t[name], str):
+                raise ConfigError(f"targets[{i}].{name}: expected text in double quotes, got "
+                                  f"{type(t[name]).__name__} {t[name]!r}.")
+    return tuple(dict(t) for t in value)
+
+
+@functools.lru_cache(maxsize=1)
+def key_index() -> dict:
+    """Every config key → the tables that hold it (tuples of names, ``()`` = the top level).
+
+    Built from the dataclass tree of :class:`ExperimentConfig` and the keyword arguments of the
+    target generators (``[[targets]]``), so that a misplaced key's message can say where it
+    belongs.
+    """
+    from .data.targets.registry import TARGETS
+
+    targets = {name for g in TARGETS.values() for name in inspect.signature(g).parameters}
+    return table_index(ExperimentConfig, {("targets",): sorted(targets | {"kind"})})
+
+
+def defaulted_sections(config) -> tuple:
+    """The tables of the TOML file ``config`` was read from that were missing, and so took
+    their documented defaults (dotted names, e.g. ``("training", "evaluation")``); ``()`` for a
+    config built in Python.
+
+    Examples
+    --------
+    >>> defaulted_sections(ExperimentConfig())
+    ()
+    """
+    return tuple(getattr(config, "_defaulted_sections", ()))
+
+

@@ -194,9 +194,10 @@ def load_binned(rec: RecordingConfig, recording=None):
         if not path.exists():
             raise DataError(f"recording.path: file not found: {path}. Relative paths in a TOML "
                             "config are resolved against the config file's folder.")
-        recording = recordings.read_recording(path, io=rec.io, condition_key=rec.condition_key,
-                                              trial_key=rec.trial_key,
-                                              align_event=rec.align_event)
+        # crop at reading, keeping the smoothing kernel's reach beyond the window (rates at
+        # the window's edges use those spikes), so that only the window's spikes are held
+        margin = recordings.kernel_reach(rec.kernel, rec.kernel_width, rec.bin_size)
+        recording = recordings.read_recording(path, margin=margin, **rec.read_options())
     elif not isinstance(recording, recordings.Recording):
         raise ConfigError(f"recording: expected a brainbias.data.recordings.Recording, got "
                           f"{type(recording).__name__}. Build one with read_recording or "
@@ -210,9 +211,10 @@ def load_binned(rec: RecordingConfig, recording=None):
                     f"{list(recording.condition_labels)}."
                     + did_you_mean(c, recording.condition_labels))
         recording = recording.select(conditions=rec.conditions)
+    t_start, t_stop = rec.window()
     return recordings.bin_and_smooth(
         recording, bin_size=rec.bin_size, kernel=rec.kernel, kernel_width=rec.kernel_width,
-        t_start=rec.t_start, t_stop=rec.t_stop)
+        t_start=t_start, t_stop=t_stop)
 
 
 def prepare(binned, rec: RecordingConfig, *, loss: str = "mse") -> PopulationData:

@@ -13,22 +13,36 @@ Which file holds what:
 
 ``container``      :class:`Recording` (with ``Recording.select``), :class:`RecordingWarning`, and
                    the conversions every part uses (times to seconds, labels, short messages);
-``reading``        :func:`read_recording` (Neo/NWB/NIX files and Neo objects, the NWB trials
-                   table) and :func:`from_spike_times` (arrays);
-``trials``         trials and conditions: cutting trials by segment or Epoch/Event, condition
-                   labels, alignment to an event, cropping, building the Recording;
-``binning``        :func:`bin_and_smooth`, :data:`KERNELS`, :data:`DEFAULT_SOFT_NORMALISATION`
-                   and the Elephant kernel corrections;
+``reading``        :func:`read_recording` (files and Neo objects, step by step) and
+                   :func:`from_spike_times` (arrays);
+``sources``        what a file holds before any spike is loaded: choosing the Neo IO, Neo's
+                   lazy proxies, one ``load()`` per spike train;
+``nwb``            NWB files through pynwb, lazily: Neo's layout plus the units-table
+                   columns, the trials (and other intervals) tables, events' own names;
+``trials``         cutting trials by segment or Epoch/Event, alignment to an event,
+                   cropping, building the Recording;
+``labels``         the trials' conditions: annotation or trials-table column, segment names
+                   (a pattern), an events channel, a CSV file;
+``sanity``         loading and checking spike times (errors vs repairs), unit selection by
+                   annotation and rate, the progress bar;
+``inspect``        :func:`inspect_file`: what a file holds and a ``[recording]`` table for it;
+``config``         :class:`~brainbias.config.RecordingConfig`, the ``[recording]`` table;
+``binning``        :func:`bin_and_smooth`, :func:`kernel_reach`, :data:`KERNELS`,
+                   :data:`DEFAULT_SOFT_NORMALISATION` and the Elephant kernel corrections;
 ``averages``       :func:`psth` (condition averages);
 ``nitime_locust``  :func:`load_nitime_locust` (the locust receptor data shipped with nitime).
 
 * :func:`read_recording` reads any file Neo can read (NWB needs ``pynwb``, NIX needs ``nixio``).
-  Trials are Neo segments, or are cut from one segment by an Epoch or an Event you name
-  (``trial_key``). Condition labels come from annotations under ``condition_key``: segment
-  annotations, or the cutting Epoch/Event's ``array_annotations`` (or its ``labels``). NWB
-  files: Neo's NWBIO (0.14) ignores the NWB *trials* table, so it is added here as an Epoch
-  named ``"trials"`` whose ``array_annotations`` are the table's columns — read such files with
-  ``trial_key="trials"`` (and e.g. ``align_event="stimulus_onset"`` for a time column).
+  Trials are Neo segments, or are cut from segments by an Epoch or an Event you name
+  (``trial_key``). Condition labels come from annotations under ``condition_key`` (segment
+  annotations, a trials-table column, or the cutting Epoch/Event's ``array_annotations`` or
+  ``labels``), from the trials' names (``condition_from_name``), an events channel
+  (``condition_events``) or a CSV file (``condition_csv``). NWB files are read with pynwb:
+  the *trials* table (which Neo's NWBIO ignores) is an Epoch named ``"trials"`` in every
+  segment it covers — one segment for the whole session, or one segment per trial.
+* Spikes are loaded one spike train at a time, after the trials are cut and cropped; bad
+  spike times are errors naming the trial, unsorted and duplicated times are repaired with
+  a warning (the table in :mod:`.sanity`).
 * :func:`from_spike_times` builds the same :class:`Recording` from arrays passed in Python.
 * :func:`bin_and_smooth` bins with ``elephant.conversion.BinnedSpikeTrain`` (explicit
   tolerance) and smooths with ``elephant.statistics.instantaneous_rate``. Elephant's history is
@@ -51,14 +65,16 @@ Conventions (the choices the issue asked to state):
 * Neurons without a spike in the analysis window are dropped with a :class:`RecordingWarning`
   listing them (their names are kept in ``attrs["dropped_neurons"]``, joined by ", ").
   Trials without any spike are kept with a warning (silence is data). Trials without spike
-  trains, or with a non-positive duration, are DataErrors.
+  trains, or with a non-positive duration, are DataErrors. Messages name trials by their
+  name and condition (``Recording.trial_names``), not by an index alone.
 
 Neo, Elephant, quantities, pynwb, xarray and nitime are imported inside functions only.
 """
 
 from .averages import psth
-from .binning import DEFAULT_SOFT_NORMALISATION, KERNELS, bin_and_smooth
+from .binning import DEFAULT_SOFT_NORMALISATION, KERNELS, bin_and_smooth, kernel_reach
 from .container import Recording, RecordingWarning
+from .inspect import FileSummary, inspect_file
 from .nitime_locust import load_nitime_locust
 from .reading import from_spike_times, read_recording
 
@@ -70,6 +86,9 @@ __all__ = [
     "read_recording",
     "from_spike_times",
     "bin_and_smooth",
+    "kernel_reach",
     "psth",
     "load_nitime_locust",
+    "inspect_file",
+    "FileSummary",
 ]

@@ -121,8 +121,8 @@ def bin_and_smooth(recording: Recording, *, bin_size, kernel="gaussian", kernel_
     start, stop, n_bins = _window(recording, t_start, t_stop, b, tolerance)
     counts, rates, cutoff = _counts_and_rates(recording, start, stop, n_bins, b, kernel, width,
                                               kernel_cutoff, tolerance)
-    counts, rates, names, dropped = _drop_silent(counts, rates, recording.neuron_names, start,
-                                                 stop, drop_silent)
+    counts, rates, names, dropped = _drop_silent(counts, rates, recording, start, stop,
+                                                 drop_silent)
     ds = _dataset(recording, counts, rates, names, start=start, b=b, attrs={
         "bin_size": b,
         "kernel": kernel,
@@ -139,6 +139,42 @@ def bin_and_smooth(recording: Recording, *, bin_size, kernel="gaussian", kernel_
     if soft_normalise is not False and soft_normalise is not None:
         _add_soft_normalisation(ds, soft_normalise)
     return ds
+
+
+def kernel_reach(kernel, kernel_width, bin_size, kernel_cutoff=5.0) -> float:
+    """Seconds beyond an analysis window whose spikes :func:`bin_and_smooth` reads.
+
+    The rates near the window's edges use spikes up to the kernel's cutoff away (rounded up
+    to whole bins); cropping trials at reading with this ``margin``
+    (:func:`~brainbias.data.recordings.read_recording`) changes no count and no rate.
+
+    Parameters
+    ----------
+    kernel : str
+        One of ``KERNELS``.
+    kernel_width, bin_size : float
+        Seconds.
+    kernel_cutoff : float
+        As :func:`bin_and_smooth`.
+
+    Returns
+    -------
+    float
+        Seconds: the padding :func:`bin_and_smooth` uses plus two bins.
+
+    Raises
+    ------
+    ConfigError
+        As :func:`bin_and_smooth` for an unknown kernel or a non-positive width or bin size.
+    """
+    if kernel not in KERNELS:
+        raise ConfigError(f"kernel: expected one of {tuple(KERNELS)}, got {kernel!r}."
+                          + did_you_mean(kernel, KERNELS))
+    b = _positive_seconds(bin_size, "bin_size")
+    width = _positive_seconds(kernel_width, "kernel_width")
+    cutoff = max(float(kernel_cutoff),
+                 float(getattr(_make_kernel(kernel, width), "min_cutoff", 0.0)))
+    return (math.ceil(cutoff * width / b) + 2) * b
 
 
 def _checked_arguments(recording, bin_size, kernel, kernel_width, kernel_cutoff, tolerance):
@@ -173,9 +209,10 @@ def _window(recording, t_start, t_stop, b, tolerance):
     lo_ext, hi_ext = recording.trial_t_start, recording.trial_t_stop
     outside = np.nonzero((lo_ext > start + _TIME_EPS) | (hi_ext < stop - _TIME_EPS))[0]
     if outside.size:
+        which = [recording.describe_trial(i) for i in outside]
         raise DataError(
             f"window [{start:g}, {stop:g}] s reaches outside {outside.size} trial(s) "
-            f"{_short(outside.tolist())} (e.g. trial {outside[0]} covers "
+            f"{_short(outside.tolist())}: {_short(which, 5)} (e.g. {which[0]} covers "
             f"[{lo_ext[outside[0]]:g}, {hi_ext[outside[0]]:g}] s). Choose a window inside every "
             "trial (default: the window all trials cover) or drop those trials."
         )
@@ -230,13 +267,13 @@ def _padding_groups(recording, start, stop, b, pad, tolerance):
     return groups
 
 
-def _drop_silent(counts, rates, neuron_names, start, stop, drop_silent):
+def _drop_silent(counts, rates, recording, start, stop, drop_silent):
     """Drop neurons without spikes in the window (warning), and warn about silent trials.
 
     Returns counts, rates, neuron names (ndarray) and the list of dropped names. The warnings'
     ``stacklevel`` points at the caller of :func:`bin_and_smooth`.
     """
-    names = np.array(neuron_names)
+    names = np.array(recording.neuron_names)
     silent = counts.sum(axis=(0, 1)) == 0
     dropped = names[silent].tolist() if drop_silent else []
     if silent.all():
@@ -249,8 +286,11 @@ def _drop_silent(counts, rates, neuron_names, start, stop, drop_silent):
         counts, rates, names = counts[..., ~silent], rates[..., ~silent], names[~silent]
     empty = np.nonzero(counts.sum(axis=(1, 2)) == 0)[0]
     if empty.size:
+        which = [recording.describe_trial(i) for i in empty]
         warnings.warn(f"{empty.size} trial(s) have no spike in [{start:g}, {stop:g}] s and are "
-                      f"kept: {_short(empty.tolist(), 20)}", RecordingWarning, stacklevel=3)
+                      f"kept (silence is data): {_short(empty.tolist(), 20)} = "
+                      f"{_short(which, 10)}", RecordingWarning,
+                      stacklevel=3)
     return counts, rates, names, dropped
 
 

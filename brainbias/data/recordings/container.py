@@ -46,6 +46,10 @@ class Recording:
         Where the data came from (a path, or a description).
     align_event : str or None
         The event the trial clocks are aligned to, if any.
+    trial_names : tuple of str, shape (trial,), optional
+        A name per trial for messages and :func:`~brainbias.data.recordings.inspect_file`: the
+        segment's name, the trial marker's label, or ``"<marker>@<start> s"``; default
+        ``"trial 0"``, ``"trial 1"``, ….
 
     Raises
     ------
@@ -61,6 +65,7 @@ class Recording:
     trial_offsets: np.ndarray | None = None
     source: str = ""
     align_event: str | None = None
+    trial_names: tuple = ()
 
     def __post_init__(self):
         set_ = object.__setattr__
@@ -98,6 +103,11 @@ class Recording:
             raise DataError(f"Recording: trial_offsets must have shape ({n_trials},), "
                             f"got {offsets.shape}.")
         set_(self, "trial_offsets", offsets)
+        names = tuple(str(x) for x in self.trial_names) or tuple(f"trial {i}"
+                                                                   for i in range(n_trials))
+        if len(names) != n_trials:
+            raise DataError(f"Recording: {len(names)} trial names for {n_trials} trials.")
+        set_(self, "trial_names", names)
 
     @property
     def n_trials(self) -> int:
@@ -131,6 +141,10 @@ class Recording:
     def condition_labels(self) -> tuple:
         """Distinct condition labels in order of first appearance."""
         return tuple(dict.fromkeys(self.conditions))
+
+    def describe_trial(self, trial: int) -> str:
+        """``"trial 'name' (condition 'c')"``: how messages name a trial (never by index alone)."""
+        return _describe(self.trial_names[trial], self.conditions[trial])
 
     def spike_times(self, trial: int, neuron) -> np.ndarray:
         """Spike times (seconds, trial clock) of one trial and neuron (index or name)."""
@@ -183,6 +197,7 @@ class Recording:
             conditions=tuple(self.conditions[i] for i in sel),
             events=tuple(self.events[i] for i in sel),
             trial_offsets=self.trial_offsets[sel],
+            trial_names=tuple(self.trial_names[i] for i in sel),
         )
 
     def __repr__(self):
@@ -200,11 +215,19 @@ def _short(items, n=8):
 
 
 def _label(value) -> str:
+    """A label as ``str``; surrounding blanks (MATLAB pads char arrays) are removed."""
     if isinstance(value, bytes):
-        return value.decode()
-    if isinstance(value, np.generic):
-        return str(value.item())
-    return str(value)
+        value = value.decode()
+    elif isinstance(value, np.generic):
+        value = value.item()
+    return str(value).strip()
+
+
+def _describe(name, condition) -> str:
+    """How a message names a trial: by its name and its condition."""
+    if condition is None:
+        return f"trial {name!r}"
+    return f"trial {name!r} (condition {condition!r})"
 
 
 def _seconds(value, units, what):

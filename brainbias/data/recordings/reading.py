@@ -1,29 +1,27 @@
 """Recordings in: Neo files (NWB, NIX, …), Neo objects and spike-time arrays → :class:`Recording`.
 
-* :func:`read_recording` reads any file Neo can read and Neo objects; ``_read_file`` picks the
-  Neo IO and turns every way reading can fail into a DataError; ``_attach_nwb_trials`` adds
-  the NWB trials table that Neo's NWBIO skips, as an Epoch named ``"trials"``;
-  ``_match_neurons`` pairs the spike trains of different segments by name.
+* :func:`read_recording` reads any file Neo can read and Neo objects, in steps: open without
+  loading spikes (:mod:`.sources`, NWB through :mod:`.nwb`), pair the spike trains of the
+  segments by name (``_match_neurons``), select units by annotation, cut the trials
+  (:mod:`.trials`), label them (:mod:`.labels`), align and crop them, load and check each
+  spike train once (:mod:`.sanity`), select units by rate, build the Recording.
 * :func:`from_spike_times` builds the same Recording from arrays passed in Python.
-
-Cutting trials, condition labels and alignment are in :mod:`.trials`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import pathlib
 from collections.abc import Mapping
 
 import numpy as np
 
-from ..._errors import ConfigError, DataError, did_you_mean
+from ..._errors import ConfigError, DataError
 from .container import _TIME_EPS, Recording, _label, _seconds, _short
+from .labels import _assign_conditions
+from .sanity import _load_spikes, _select_by_rate, _select_units
+from .sources import _from_neo, _neo_segments, _open_file
 from .trials import _align, _build, _crop, _cut_trials, _Trial
-
-# Neo IO module names → the package to `pip install` when the name differs.
-_PIP_NAMES = {"cv2": "opencv-python", "yaml": "pyyaml", "sklearn": "scikit-learn",
-              "PIL": "pillow", "igor": "igor2"}
-
 
 # --------------------------------------------------------------------------- from arrays
 
@@ -121,7 +119,7 @@ def from_spike_times(spike_times, conditions, *, t_start, t_stop, units="s", neu
             ev = {str(name): _event_times(v, units, f"events[{i}][{name!r}]")
                   for name, v in events[i].items()}
         out.append(_Trial(spikes=spikes, start=starts[i], stop=stops[i],
-                          condition=_label(labels[i]), events=ev, what=f"trial {i}", zero=0.0))
+                          condition=_label(labels[i]), events=ev, name=f"#{i}", zero=0.0))
     names = _neuron_names(neuron_names, n_neurons)
     if align_event is not None:
         out = _align(out, align_event)
@@ -179,8 +177,16 @@ def _event_times(value, units, what):
 
 
 def read_recording(source, *, io=None, condition_key="condition", trial_key=None,
-                   align_event=None, t_start=None, t_stop=None) -> Recording:
+                   align_event=None, t_start=None, t_stop=None, pre=None, post=None,
+                   condition_from_name=None, condition_events=None, condition_csv=None,
+                   units=None, min_rate=None, margin=0.0, progress=None) -> Recording:
     """Read spike trains with Neo into a :class:`Recording`.
+
+    The file is opened without loading spikes (lazily where the reader can: NWB through
+    pynwb, Neo's ``neo.rawio`` readers through proxies); trials are cut, labelled, aligned and
+    cropped first, and then each spike train is loaded once, checked (see
+    :mod:`~brainbias.data.recordings.sanity`: bad times are errors naming the trial, unsorted
+    or duplicated times are repaired with a warning) and cut into the trials.
 
     Parameters
     ----------
@@ -188,40 +194,76 @@ def read_recording(source, *, io=None, condition_key="condition", trial_key=None
         A file (or folder) Neo can read, or Neo objects. Spike arrays passed in Python go
         through :func:`from_spike_times` instead.
     io : str, neo IO class or neo IO instance, optional
-        Which Neo IO reads the file (e.g. ``"NWBIO"``, ``"NixIO"``); default: guessed from the
-        extension with ``neo.io.list_candidate_ios``. Neo's PickleIO is refused (never unpickle).
+        Which Neo IO reads the file (e.g. ``"NWBIO"``, ``"NixIO"``, ``"NixIOFr"``); default:
+        guessed from the extension with ``neo.io.list_candidate_ios``, trying each candidate.
+        Neo's PickleIO is refused (never unpickle).
     condition_key : str or None
         Annotation that holds each trial's condition label: a segment annotation (trials =
-        segments), or an ``array_annotations`` column of the Epoch/Event named by
-        ``trial_key`` (``"labels"`` uses its labels). ``None``: every trial is condition ``"all"``.
+        segments; for NWB also a column of the segment's row of the trials table), or an
+        ``array_annotations`` column of the Epoch/Event named by ``trial_key`` (``"labels"``
+        uses its labels). ``None``: every trial is condition ``"all"``.
     trial_key : str, optional
         Name of an Epoch (each interval is a trial) or an Event (each time marks a trial, the
-        window being ``[t_start, t_stop]`` around it) to cut trials from the segments. ``None``:
-        each segment is a trial. For NWB files, ``"trials"`` is the NWB trials table.
+        window being ``[t_start, t_stop]`` or ``[-pre, post]`` around it) to cut trials from
+        the segments. ``None``: each segment is a trial. For NWB files, ``"trials"`` is the NWB
+        trials table (in every layout: one segment, or one segment per trial).
     align_event : str, optional
         Event whose first occurrence in each trial becomes time 0: an Event name, an Event
-        label, an Epoch name, or a numeric column of the ``trial_key`` Epoch (e.g. an NWB
-        trials-table time column such as ``"stimulus_onset"``).
+        label, an Epoch name, or a numeric column of the ``trial_key`` Epoch or of the
+        segment's trials-table row (e.g. an NWB time column such as ``"stimulus_onset"``).
     t_start, t_stop : float or quantity, optional
         Seconds on the (aligned) trial clock: crop every trial to this window, which must lie
-        inside every trial. With an Event as ``trial_key`` they define the window (required).
+        inside every trial. With an Event as ``trial_key`` they define the window.
+    pre, post : float or quantity, optional
+        Seconds before and after ``align_event`` (or the ``trial_key`` Event): the same as
+        ``t_start = -pre``, ``t_stop = post``; not together with ``t_start``/``t_stop``.
+    condition_from_name : str, optional
+        A regular expression searched in each trial's name (segment name, or the trial
+        marker's label): the condition is its group ``condition``, else its first group,
+        else the whole match, e.g. ``r"trial_\\d+_(?P<condition>\\w+)"``.
+    condition_events : str, optional
+        An Event (or Epoch) whose label inside each trial is the trial's condition.
+    condition_csv : str or os.PathLike, optional
+        A CSV file with columns ``trial`` (trial names, or 0-based positions in file order)
+        and ``condition``. At most one of the three ``condition_*`` sources; they replace
+        ``condition_key``.
+    units : dict, optional
+        Keep only units whose annotations match: annotation → value or list of values, e.g.
+        ``{"quality": "good", "area": ["V1", "V2"]}``. NWB units-table columns (and the
+        electrodes' ``location``) are annotations.
+    min_rate : float, optional
+        Keep only units firing at least this many Hz on average over the trials (within the
+        window when one is given).
+    margin : float
+        Seconds of data kept on each side of the ``t_start``/``t_stop`` window, where a trial
+        has them (for smoothing kernels); the Recording's trials then extend past the window.
+    progress : bool or None
+        A progress bar over the spike trains read; ``None``: only when stderr is a terminal.
 
     Returns
     -------
     Recording
         One trial per segment, or per interval/time of the ``trial_key`` marker, in
-        segment order.
+        segment order; ``trial_names`` name them.
 
     Raises
     ------
     DataError
         Missing, unreadable or truncated file (the message names the path); a Neo IO whose
         dependency is missing (the message names the package to ``pip install``); segments
-        with different neurons; trials without spike trains; an alignment event missing in
-        some trials; a window outside a trial.
+        with different neurons; trials without spike trains; bad spike times; a trial
+        without a condition label; an alignment event missing in some trials; a window
+        outside a trial; no unit left by ``units`` or ``min_rate``.
     ConfigError
-        Unknown ``io``; a ``condition_key``, ``trial_key`` or ``align_event`` that does not exist
-        (with a "did you mean" suggestion); an Event ``trial_key`` without ``t_start``/``t_stop``.
+        Unknown ``io``; a ``condition_key``, ``trial_key``, ``align_event``, ``units`` key or
+        ``condition_events`` that does not exist (with a "did you mean" suggestion); an Event
+        ``trial_key`` without a window; conflicting options.
+
+    Warns
+    -----
+    RecordingWarning
+        Spike times sorted or duplicates dropped; units without spikes, or below
+        ``min_rate``, dropped; segments without the ``trial_key`` marker skipped.
 
     Examples
     --------
@@ -229,181 +271,78 @@ def read_recording(source, *, io=None, condition_key="condition", trial_key=None
     >>> rec = read_recording("datasets/ground_truth.nwb", trial_key="trials",
     ...                      align_event="stimulus_onset")  # doctest: +SKIP
     """
-    import neo
-
-    if isinstance(source, (str, pathlib.PurePath)):
-        path = pathlib.Path(source)
-        segments = _read_file(path, io)
-        origin = str(path)
-    else:
-        if io is not None:
-            raise ConfigError("io: only used when reading a file; got Neo objects.")
-        items = [source] if isinstance(source, (neo.Block, neo.Segment)) else list(source)
-        segments = []
-        for obj in items:
-            if isinstance(obj, neo.Block):
-                segments.extend(obj.segments)
-            elif isinstance(obj, neo.Segment):
-                segments.append(obj)
-            else:
-                raise ConfigError(
-                    "source: expected a path, a neo.Block, a neo.Segment or a list of them, got "
-                    f"{type(obj).__name__}. For spike-time arrays use from_spike_times(...)."
-                )
-        origin = "neo objects passed in Python"
-    if not segments:
-        raise DataError(f"{origin}: no segments (no data) found.")
-    window = (None if t_start is None else float(_seconds(t_start, "s", "t_start")),
-              None if t_stop is None else float(_seconds(t_stop, "s", "t_stop")))
-    names, order = _match_neurons(segments, origin)
-    trials, window_used = _cut_trials(segments, order, condition_key=condition_key,
-                                      trial_key=trial_key, window=window, origin=origin)
-    if align_event is not None:
-        trials = _align(trials, align_event)
-    if not window_used and (window[0] is not None or window[1] is not None):
-        trials = _crop(trials, *window)
+    window = _window(t_start, t_stop, pre, post, align_event, trial_key)
+    with contextlib.ExitStack() as stack:
+        if isinstance(source, (str, pathlib.PurePath)):
+            path = pathlib.Path(source)
+            segments, _ = _open_file(path, io, stack)
+            origin = str(path)
+        else:
+            if io is not None:
+                raise ConfigError("io: only used when reading a file; got Neo objects.")
+            segments = _from_neo(_neo_segments(source))
+            origin = "neo objects passed in Python"
+        if not segments:
+            raise DataError(f"{origin}: no segments (no data) found.")
+        names, order = _match_neurons(segments, origin)
+        names, order = _select_units(segments, order, names, units)
+        trials, window_used = _cut_trials(segments, order, trial_key=trial_key, window=window,
+                                          origin=origin)
+        if not trials:
+            raise DataError(f"{origin}: no trials (trial_key={trial_key!r}).")
+        _assign_conditions(trials, condition_key=condition_key, from_name=condition_from_name,
+                           from_events=condition_events, from_csv=condition_csv,
+                           trial_key=trial_key)
+        if align_event is not None:
+            trials = _align(trials, align_event)
+        if not window_used and (window[0] is not None or window[1] is not None):
+            trials = _crop(trials, *window, margin=float(margin))
+        _load_spikes(segments, order, trials, names, progress=progress)
+    names = _select_by_rate(trials, names, min_rate, (None, None) if window_used else window)
     return _build(trials, names, source=origin, align_event=align_event)
 
 
-def _read_file(path: pathlib.Path, io):
-    """Blocks' segments from a file, with clear errors for every way reading can fail."""
-    import neo
-
-    if not path.exists():
-        raise DataError(f"{path}: no such file or directory.")
-    instance, candidates = _candidate_ios(path, io)
-    missing, errors = [], []
-    for cls in candidates:
-        if cls.__name__ == "PickleIO":
-            errors.append("neo.io.PickleIO: refused — unpickling runs arbitrary code; convert "
-                          "the file to NWB or NIX")
+def _window(t_start, t_stop, pre, post, align_event, trial_key):
+    """``(start, stop)`` seconds on the trial clock (each None when not given)."""
+    window = (None if t_start is None else float(_seconds(t_start, "s", "t_start")),
+              None if t_stop is None else float(_seconds(t_stop, "s", "t_stop")))
+    if pre is None and post is None:
+        return window
+    if t_start is not None or t_stop is not None:
+        raise ConfigError("pre, post: give either pre/post (seconds around align_event) or "
+                          "t_start/t_stop (seconds on the trial clock), not both.")
+    if align_event is None and trial_key is None:
+        raise ConfigError("pre, post: seconds before/after an event — set align_event (or "
+                          "trial_key to an Event).")
+    out = []
+    for name, v, sign in (("pre", pre, -1.0), ("post", post, 1.0)):
+        if v is None:
+            out.append(None)
             continue
-        reader = instance
-        try:
-            if reader is None:
-                # NixIO opens read-write by default and would lock or modify the file.
-                kwargs = {"mode": "ro"} if cls.__module__ == "neo.io.nixio" else {}
-                reader = cls(str(path), **kwargs)
-            blocks = reader.read(lazy=False)
-        except ImportError as exc:
-            missing.append((cls.__name__, _pip_name(exc)))
-            continue
-        except Exception as exc:  # noqa: BLE001 — any reader failure becomes a DataError below
-            errors.append(f"neo.io.{cls.__name__}: {type(exc).__name__}: {exc}")
-            continue
-        finally:
-            close = getattr(reader, "close", None)
-            if instance is None and callable(close):
-                try:
-                    close()
-                except Exception:  # noqa: BLE001 — closing a reader that failed to open
-                    pass
-        if isinstance(blocks, neo.Block):
-            blocks = [blocks]
-        segments = [seg for blk in blocks for seg in blk.segments]
-        if cls.__name__ == "NWBIO":
-            try:
-                _attach_nwb_trials(path, segments)
-            except Exception as exc:  # noqa: BLE001 — Neo read it, the trials table is broken
-                raise DataError(f"{path}: Neo read the file but its NWB trials table could not "
-                                f"be read ({type(exc).__name__}: {exc}).") from exc
-        return segments
-    if missing and not errors:
-        io_name, pkg = missing[0]
-        raise DataError(
-            f"{path}: reading it with neo.io.{io_name} needs the package {pkg!r}, which is not "
-            f"installed. Install it with: pip install {pkg}"
-        )
-    detail = "; ".join(errors + [f"neo.io.{n}: needs `pip install {p}`" for n, p in missing])
-    raise DataError(
-        f"{path}: could not be read ({detail}). The file may be truncated, corrupt, or not in "
-        "the format its extension says; pass io=<Neo IO name> to choose the reader."
-    )
-
-
-def _candidate_ios(path, io):
-    """The IO instance given (or None) and the Neo IO classes to try on ``path``, in order."""
-    import neo
-
-    instance = None
-    if io is None:
-        try:
-            candidates = list(neo.io.list_candidate_ios(path))
-        except (ValueError, OSError) as exc:
-            raise DataError(
-                f"{path}: Neo has no reader for this file ({exc}). Pass io=<Neo IO name or "
-                "class>, e.g. io='NWBIO' or io='NixIO'."
-            ) from None
-    elif isinstance(io, str):
-        names = [c.__name__ for c in neo.io.iolist]
-        if io not in names:
-            raise ConfigError(f"io: Neo has no IO named {io!r}." + did_you_mean(io, names))
-        candidates = [getattr(neo.io, io)]
-    elif isinstance(io, type):
-        candidates = [io]
-    else:
-        instance, candidates = io, [type(io)]
-    candidates = list(dict.fromkeys(candidates))
-    if not candidates:
-        raise DataError(f"{path}: Neo has no reader for this file. Pass io=<Neo IO name>.")
-    return instance, candidates
-
-
-def _pip_name(exc: ImportError) -> str:
-    name, msg = exc.name, str(exc)
-    if not name and "pip install " in msg:  # Neo's own messages: "... Try `pip install nixio`."
-        name = msg.split("pip install ", 1)[1].split()[0].strip("`'\".,")
-    if not name and "'" in msg:  # "No module named 'x'"
-        name = msg.split("'")[1]
-    top = (name or "?").split(".")[0]
-    return _PIP_NAMES.get(top, top)
-
-
-def _attach_nwb_trials(path, segments):
-    """Neo's NWBIO (0.14) skips the NWB trials table: add it as an Epoch named "trials"."""
-    import neo
-    import pynwb
-    import quantities as pq
-
-    if len(segments) != 1 or any(ep.name == "trials" for ep in segments[0].epochs):
-        return
-    with pynwb.NWBHDF5IO(str(path), "r", load_namespaces=True) as reader:
-        table = reader.read().trials
-        if table is None or len(table) == 0:
-            return
-        start = np.asarray(table["start_time"].data[:], dtype=float)
-        stop = np.asarray(table["stop_time"].data[:], dtype=float)
-        columns = {}
-        for col in table.colnames:
-            if col in ("start_time", "stop_time"):
-                continue
-            try:
-                values = np.asarray(table[col].data[:])
-            except Exception:  # noqa: BLE001 — ragged or exotic columns are skipped
-                continue
-            if values.ndim != 1 or len(values) != len(start):
-                continue
-            if values.dtype.kind in "OSU":
-                values = np.array([_label(v) for v in values])
-            columns[col] = values
-    epoch = neo.Epoch(times=start * pq.s, durations=(stop - start) * pq.s, name="trials",
-                      array_annotations=columns)
-    segments[0].epochs.append(epoch)
+        x = float(_seconds(v, "s", name))
+        if not (np.isfinite(x) and x >= 0):
+            raise ConfigError(f"{name}: expected a non-negative number of seconds, got {v!r}.")
+        out.append(sign * x)
+    if out[0] is not None and out[1] is not None and not out[1] > out[0]:
+        raise ConfigError("pre, post: the window [-pre, post] is empty; make pre + post > 0.")
+    return tuple(out)
 
 
 def _match_neurons(segments, origin):
     """Neuron names and, per segment, the index of each neuron's spike train."""
-    counts = [len(seg.spiketrains) for seg in segments]
+    counts = [len(seg.trains) for seg in segments]
     for i, (seg, n) in enumerate(zip(segments, counts, strict=True)):
         if n == 0:
-            raise DataError(f"{origin}: segment {i} ({seg.name!r}) has no spike trains (an empty "
+            name = seg.name if seg.name else f"#{i}"
+            raise DataError(f"{origin}: segment {name!r} has no spike trains (an empty "
                             "trial); remove it or record spikes in it.")
-    names = [[st.name for st in seg.spiketrains] for seg in segments]
+    names = [[st.name for st in seg.trains] for seg in segments]
     usable = all(all(isinstance(x, str) and x for x in nm) and len(set(nm)) == len(nm)
                  for nm in names)
     if usable and all(set(nm) == set(names[0]) for nm in names):
         ref = names[0]
-        return tuple(ref), [[nm.index(x) for x in ref] for nm in names]
+        positions = [{x: i for i, x in enumerate(nm)} for nm in names]
+        return tuple(ref), [[pos[x] for x in ref] for pos in positions]
     if len(set(counts)) != 1:
         raise DataError(f"{origin}: segments hold different numbers of spike trains "
                         f"({_short(counts)}) and their names do not identify the neurons; every "

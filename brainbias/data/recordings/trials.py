@@ -16,36 +16,42 @@ import warnings
 import numpy as np
 
 from ..._errors import ConfigError, DataError, did_you_mean
-from .container import _TIME_EPS, Recording, RecordingWarning, _label, _short
+from .container import _TIME_EPS, Recording, RecordingWarning, _describe, _label, _short
 
 
 @dataclasses.dataclass
 class _Trial:
-    """A trial on the source clock before it becomes part of a Recording (plain numpy)."""
+    """A trial on the source clock before it becomes part of a Recording (plain numpy).
 
-    spikes: list  # (neuron,) of float arrays, seconds, source clock
+    Readers first make the trials' geometry (extent, events, name; ``spikes`` None), label
+    and align them, crop them, and only then load the spikes they need.
+    """
+
+    spikes: list | None  # (neuron,) of float arrays, seconds, source clock
     start: float
     stop: float
-    condition: str
+    condition: str | None
     events: dict  # name -> float array, seconds, source clock
-    what: str  # for messages: "segment 3 ('x')", "trial 4 of epoch 'trials'", ...
+    name: str  # the segment's name, the marker interval's label, "<marker>@<t> s", …
     zero: float = None  # the trial clock's origin on the source clock
+    segment: int = -1  # index of the segment it was cut from
+    origin: tuple = ()  # ("segment", seg) or ("marker", marker, row, seg): its labels
 
     def __post_init__(self):
         if self.zero is None:
             self.zero = self.start
 
-
-def _train_seconds(st):
-    return np.asarray(st.rescale("s").magnitude, dtype=float).reshape(-1)
-
-
-def _extent(st):
-    return float(st.t_start.rescale("s").magnitude), float(st.t_stop.rescale("s").magnitude)
+    @property
+    def what(self) -> str:
+        return _describe(self.name, self.condition)
 
 
 def _segment_events(seg, start, stop):
-    """Event name/label → times within [start, stop] (seconds), from Events and Epochs."""
+    """Event name/label → times within [start, stop] (seconds), from Events and Epochs.
+
+    Numeric ``array_annotations`` columns of an Epoch with exactly one interval in the window
+    (e.g. an NWB trials-table row of a segment that is one trial) are events too.
+    """
     out = {}
 
     def add(name, times):
@@ -56,39 +62,40 @@ def _segment_events(seg, start, stop):
         if name not in out and times.size:
             out[name] = np.sort(times)
 
-    for obj in list(seg.events) + list(seg.epochs):
-        times = np.asarray(obj.times.rescale("s").magnitude, dtype=float).reshape(-1)
+    for obj, times, _, labels in seg.markers():
         add(obj.name, times)
-        labels = np.asarray(getattr(obj, "labels", []))
-        if labels.size == times.size:
-            for lab in dict.fromkeys(_label(x) for x in labels):
-                add(lab, times[np.array([_label(x) for x in labels]) == lab])
+        if labels:
+            arr = np.array(labels)
+            for lab in dict.fromkeys(labels):
+                add(lab, times[arr == lab])
+    for epoch, row in _single_rows(seg, start, stop):
+        for col, values in epoch.array_annotations.items():
+            values = np.asarray(values)
+            if values.dtype.kind == "f" and np.isfinite(values[row]):
+                add(col, np.array([float(values[row])]))
     return out
 
 
-def _condition_of_segment(seg, i, condition_key):
-    if condition_key is None:
-        return "all"
-    ann = dict(seg.annotations)
-    if condition_key in ann:
-        return _label(ann[condition_key])
-    markers = [m.name for m in list(seg.epochs) + list(seg.events) if m.name]
-    hint = (f" The segment holds epochs/events {_short(markers)}: to cut trials from one of "
-            "them pass trial_key=<its name>." if markers else "")
-    raise ConfigError(
-        f"condition_key={condition_key!r}: segment {i} ({seg.name!r}) has no annotation "
-        f"{condition_key!r}; its annotations are {sorted(ann)}."
-        + did_you_mean(condition_key, ann) + hint
-    )
+def _single_rows(seg, start, stop):
+    """(epoch, row) for each Epoch of ``seg`` with exactly one interval inside [start, stop]."""
+    out = []
+    for ep, t, ends, _ in seg.markers():
+        if ends is None:
+            continue
+        inside = np.nonzero((t >= start - _TIME_EPS) & (ends <= stop + _TIME_EPS))[0]
+        if inside.size == 1:
+            out.append((ep, int(inside[0])))
+    return out
 
 
-def _cut_trials(segments, order, *, condition_key, trial_key, window, origin):
-    """_Trial list from segments (trials = segments) or cut by an Epoch/Event.
+def _cut_trials(segments, order, *, trial_key, window, origin):
+    """The trials' geometry (no spikes, no conditions yet): one per segment, or cut by the
+    Epoch/Event ``trial_key``.
 
     Returns the trials and whether ``window`` was used to cut them (Event markers).
     """
     if trial_key is None:
-        return _segment_trials(segments, order, condition_key, origin), False
+        return _segment_trials(segments, order, origin), False
     markers = {}
     for seg in segments:
         for m in list(seg.epochs) + list(seg.events):
@@ -104,69 +111,86 @@ def _cut_trials(segments, order, *, condition_key, trial_key, window, origin):
     skipped = []
     for s, (seg, idx) in enumerate(zip(segments, order, strict=True)):
         marker = next((m for m in list(seg.epochs) + list(seg.events)
-                       if _label(m.name) == trial_key), None)
+                       if m.name and _label(m.name) == trial_key), None)
         if marker is None:
-            skipped.append(f"segment {s} ({seg.name!r})")
+            skipped.append(f"segment {seg.name!r}")
             continue
-        cut, used = _marker_trials(seg, idx, marker, condition_key=condition_key,
-                                   trial_key=trial_key, window=window, origin=origin)
+        cut, used = _marker_trials(seg, s, idx, marker, trial_key=trial_key, window=window,
+                                   origin=origin)
         trials.extend(cut)
         window_used = window_used or used
     if skipped:
         warnings.warn(f"trial_key={trial_key!r}: {len(skipped)} segment(s) have no such "
                       f"Epoch/Event and were not used: {_short(skipped, 5)}", RecordingWarning,
                       stacklevel=3)
-    return trials, window_used
+    return _unique_names(trials), window_used
 
 
-def _segment_trials(segments, order, condition_key, origin):
-    """One _Trial per segment, over the extent all its spike trains cover."""
+def _segment_trials(segments, order, origin):
+    """One trial per segment, over the extent all its spike trains cover."""
     trials = []
     for i, (seg, idx) in enumerate(zip(segments, order, strict=True)):
-        trains = [seg.spiketrains[j] for j in idx]
-        starts, stops = zip(*(_extent(st) for st in trains), strict=True)
-        start, stop = max(starts), min(stops)
+        trains = [seg.trains[j] for j in idx]
+        start = max(t.t_start for t in trains)
+        stop = min(t.t_stop for t in trains)
+        name = _label(seg.name) if seg.name else f"segment {i}"
         if not stop > start:
-            raise DataError(f"{origin}: segment {i} ({seg.name!r}) has an empty extent "
+            raise DataError(f"{origin}: segment {name!r} has an empty extent "
                             f"[{start:g}, {stop:g}] s.")
-        trials.append(_Trial(
-            spikes=[_clip(_train_seconds(st), start, stop) for st in trains],
-            start=start, stop=stop, condition=_condition_of_segment(seg, i, condition_key),
-            events=_segment_events(seg, start, stop), what=f"segment {i} ({seg.name!r})"))
+        trials.append(_Trial(spikes=None, start=start, stop=stop, condition=None,
+                             events=_segment_events(seg, start, stop), name=name, segment=i,
+                             origin=("segment", seg)))
+    return _unique_names(trials)
+
+
+def _unique_names(trials):
+    """Repeated names get their position appended (``"default (3)"``)."""
+    counts = {}
+    for t in trials:
+        counts[t.name] = counts.get(t.name, 0) + 1
+    seen = {}
+    for t in trials:
+        if counts[t.name] > 1:
+            seen[t.name] = seen.get(t.name, 0) + 1
+            t.name = f"{t.name} ({seen[t.name]})"
     return trials
 
 
-def _marker_trials(seg, idx, marker, *, condition_key, trial_key, window, origin):
-    """The _Trials one segment's Epoch/Event marker cuts, and whether ``window`` was used.
+def _marker_trials(seg, s, idx, marker, *, trial_key, window, origin):
+    """The trials one segment's Epoch/Event marker cuts, and whether ``window`` was used.
 
     The marker's numeric ``array_annotations`` columns (e.g. NWB trials-table times) become
-    per-trial events, usable for alignment.
+    per-trial events, usable for alignment. A trial is named by the marker's label when the
+    labels name the trials one to one, else ``"<trial_key>@<start> s"``.
     """
-    trains = [seg.spiketrains[j] for j in idx]
-    all_spikes = [_train_seconds(st) for st in trains]
-    ext = [_extent(st) for st in trains]
-    seg_start, seg_stop = max(e[0] for e in ext), min(e[1] for e in ext)
+    trains = [seg.trains[j] for j in idx]
+    seg_start = max(t.t_start for t in trains)
+    seg_stop = min(t.t_stop for t in trains)
     is_epoch = hasattr(marker, "durations")
     times, ends = _marker_intervals(marker, is_epoch, trial_key, window)
-    cond = _marker_conditions(marker, condition_key, trial_key)
+    labels = [_label(x) for x in np.asarray(getattr(marker, "labels", [])).reshape(-1)]
+    by_label = len(labels) == len(times) and all(labels) and len(set(labels)) == len(labels)
     numeric = {k: np.asarray(v) for k, v in marker.array_annotations.items()
                if np.asarray(v).dtype.kind == "f"}
     trials = []
     for i, (start, stop) in enumerate(zip(times, ends, strict=True)):
-        what = f"trial {i} of {'epoch' if is_epoch else 'event'} {trial_key!r}"
+        name = labels[i] if by_label else f"{trial_key}@{start:.6g}s"
         if start < seg_start - _TIME_EPS or stop > seg_stop + _TIME_EPS:
-            raise DataError(f"{origin}: {what} spans [{start:g}, {stop:g}] s, outside the "
-                            f"recorded extent [{seg_start:g}, {seg_stop:g}] s.")
+            raise DataError(f"{origin}: trial {name!r} of {'epoch' if is_epoch else 'event'} "
+                            f"{trial_key!r} spans [{start:g}, {stop:g}] s, outside the "
+                            f"recorded extent [{seg_start:g}, {seg_stop:g}] s of segment "
+                            f"{seg.name!r}.")
         if not stop > start:
-            raise DataError(f"{origin}: {what} has a non-positive duration.")
+            raise DataError(f"{origin}: trial {name!r} of {trial_key!r} has a non-positive "
+                            "duration.")
         events = _segment_events(seg, start, stop)
         for col, values in numeric.items():
             if np.isfinite(values[i]):
                 events.setdefault(col, np.array([float(values[i])]))
         trials.append(_Trial(
-            spikes=[_clip(s, start, stop) for s in all_spikes], start=float(start),
-            stop=float(stop), condition=cond[i], events=events, what=what,
-            zero=float(start) if is_epoch else float(start - window[0])))
+            spikes=None, start=float(start), stop=float(stop), condition=None, events=events,
+            name=name, zero=float(start) if is_epoch else float(start - window[0]), segment=s,
+            origin=("marker", marker, i, seg)))
     return trials, not is_epoch
 
 
@@ -181,30 +205,17 @@ def _marker_intervals(marker, is_epoch, trial_key, window):
         return times, ends
     if window[0] is None or window[1] is None:
         raise ConfigError(
-            f"trial_key={trial_key!r} names an Event: give t_start and t_stop (seconds "
-            "around each event) to define the trial window."
+            f"trial_key={trial_key!r} names an Event: give t_start and t_stop (or pre and "
+            "post: seconds before and after each event) to define the trial window."
         )
     return times + window[0], times + window[1]
 
 
-def _marker_conditions(marker, condition_key, trial_key):
-    n = marker.times.size
-    if condition_key is None:
-        return ["all"] * n
-    ann = dict(marker.array_annotations)
-    if condition_key in ann:
-        return [_label(v) for v in np.asarray(ann[condition_key]).reshape(-1)]
-    if condition_key in ("labels", "label"):
-        return [_label(v) for v in np.asarray(marker.labels).reshape(-1)]
-    options = sorted(ann) + ["labels"]
-    raise ConfigError(
-        f"condition_key={condition_key!r}: the trial marker {trial_key!r} has no column "
-        f"{condition_key!r}; it has {options}." + did_you_mean(condition_key, options)
-    )
-
-
 def _clip(times, start, stop):
-    return times[(times >= start - _TIME_EPS) & (times <= stop + _TIME_EPS)]
+    """The times in [start, stop] (within _TIME_EPS); ``times`` sorted."""
+    lo = np.searchsorted(times, start - _TIME_EPS, side="left")
+    hi = np.searchsorted(times, stop + _TIME_EPS, side="right")
+    return times[lo:hi]
 
 
 def _align(trials, event):
@@ -224,8 +235,12 @@ def _align(trials, event):
     return trials
 
 
-def _crop(trials, t_start, t_stop):
-    """Cut every trial to [zero + t_start, zero + t_stop] (each bound optional)."""
+def _crop(trials, t_start, t_stop, margin=0.0):
+    """Cut every trial to [zero + t_start, zero + t_stop] (each bound optional).
+
+    ``margin`` seconds of data on each side are kept where the trial has them (the smoothing
+    kernel of :func:`~.binning.bin_and_smooth` reads spikes just outside its window).
+    """
     bad = []
     for t in trials:
         start = t.start if t_start is None else t.zero + t_start
@@ -235,8 +250,11 @@ def _crop(trials, t_start, t_stop):
         elif not stop > start:
             raise DataError(f"t_start={t_start} must be before t_stop={t_stop}.")
         else:
-            t.start, t.stop = max(start, t.start), min(stop, t.stop)
-            t.spikes = [_clip(s, t.start, t.stop) for s in t.spikes]
+            lo = start - (margin if t_start is not None else 0.0)
+            hi = stop + (margin if t_stop is not None else 0.0)
+            t.start, t.stop = max(lo, t.start), min(hi, t.stop)
+            if t.spikes is not None:
+                t.spikes = [_clip(s, t.start, t.stop) for s in t.spikes]
     if bad:
         raise DataError(f"window [{t_start}, {t_stop}] s (trial clock) reaches outside "
                         f"{len(bad)} trial(s), whose extents are {_short(bad, 4)}. Choose a "
@@ -245,15 +263,19 @@ def _crop(trials, t_start, t_stop):
 
 
 def _build(trials, names, *, source, align_event):
+    """The Recording of loaded, labelled trials (trial clocks, neo.SpikeTrain in seconds)."""
     import neo
+    import quantities as pq
 
     spiketrains, events = [], []
     for t in trials:
         lo, hi = t.start - t.zero, t.stop - t.zero
+        q_lo, q_hi = lo * pq.s, hi * pq.s  # quantities, not "s": Neo parses unit strings slowly
         row = []
         for k, s in enumerate(t.spikes):
             rel = np.clip(s - t.zero, lo, hi)  # only moves spikes within _TIME_EPS of an edge
-            row.append(neo.SpikeTrain(rel, t_start=lo, t_stop=hi, units="s", name=names[k]))
+            row.append(neo.SpikeTrain(rel, t_start=q_lo, t_stop=q_hi, units=pq.s,
+                                      name=names[k]))
         spiketrains.append(tuple(row))
         events.append({k: v - t.zero for k, v in t.events.items()})
     return Recording(
@@ -264,6 +286,7 @@ def _build(trials, names, *, source, align_event):
         trial_offsets=np.array([t.zero for t in trials]),
         source=source,
         align_event=align_event,
+        trial_names=tuple(t.name for t in trials),
     )
 
 
@@ -271,10 +294,10 @@ def _realign(recording: Recording, event: str) -> Recording:
     """Re-zero the trial clocks of an existing Recording on ``event``."""
     trials = [
         _Trial(spikes=[np.asarray(st.magnitude, float) for st in row], start=float(lo),
-               stop=float(hi), condition=c, events=dict(ev), what=f"trial {i}", zero=0.0)
-        for i, (row, c, ev, lo, hi) in enumerate(zip(
+               stop=float(hi), condition=c, events=dict(ev), name=name, zero=0.0)
+        for row, c, ev, lo, hi, name in zip(
             recording.spiketrains, recording.conditions, recording.events,
-            recording.trial_t_start, recording.trial_t_stop, strict=True))
+            recording.trial_t_start, recording.trial_t_stop, recording.trial_names, strict=True)
     ]
     trials = _align(trials, event)
     out = _build(trials, recording.neuron_names, source=recording.source, align_event=event)
