@@ -22,11 +22,15 @@ Which file holds what:
 ``limit_cycles``  :func:`van_der_pol`, :func:`stuart_landau`, :func:`cosine`,
                   :func:`estimate_period`;
 ``external``      :func:`from_array` (arrays) and :func:`from_brainpy` (any BrainPy model);
+``context_integration``  :func:`context_integration` (Mante et al. 2013: two noisy streams,
+                         the context picks one), :func:`context_integration_trials`,
+                         :func:`leaky_evidence`;
 ``registry``      :data:`TARGETS` and :func:`make_target`;
 ``_common``       argument checks, the ODE integrator and standardisation they share.
 """
 
 from .chaotic import LORENZ_LYAPUNOV_EXPONENT, lorenz, lorenz_forecast
+from .context_integration import context_integration, context_integration_trials, leaky_evidence
 from .external import from_array, from_brainpy
 from .limit_cycles import cosine, estimate_period, stuart_landau, van_der_pol
 from .registry import TARGETS, make_target
@@ -39,6 +43,9 @@ __all__ = [
     "van_der_pol",
     "stuart_landau",
     "cosine",
+    "context_integration",
+    "context_integration_trials",
+    "leaky_evidence",
     "from_array",
     "from_brainpy",
     "make_target",
