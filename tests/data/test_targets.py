@@ -271,6 +271,7 @@ def test_make_target_builds_each_registered_kind():
         "van_der_pol": {"n_steps": 200},
         "stuart_landau": {"n_steps": 50},
         "cosine": {"n_steps": 50},
+        "context_integration": {"n_steps": 400, "coherences": [-0.5, 0.5]},
     }
     assert set(specs) == set(T.TARGETS)
     for kind, spec in specs.items():

@@ -7,6 +7,7 @@ import inspect
 from ..._errors import ConfigError, did_you_mean
 from ..trajectory import Trajectory
 from .chaotic import lorenz, lorenz_forecast
+from .context_integration import context_integration
 from .limit_cycles import cosine, stuart_landau, van_der_pol
 
 # ---------------------------------------------------------------------------------------------
@@ -19,6 +20,7 @@ TARGETS = {
     "van_der_pol": van_der_pol,
     "stuart_landau": stuart_landau,
     "cosine": cosine,
+    "context_integration": context_integration,
 }
 
 
