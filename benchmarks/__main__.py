@@ -13,7 +13,7 @@ import os
 import platform
 import time
 
-MODULES = ("core", "fixed_points", "attractor", "recordings", "sign_constraints", "ltc_ncps")
+MODULES = ("core", "fixed_points", "attractor", "recordings", "sign_constraints", "ltc_ncps", "sweep")
 
 
 def main():

@@ -8,5 +8,8 @@
 ``selection``    model selection on a validation trajectory during a fit
 ``groundtruth``  comparison of a fitted run with the teacher of a ground-truth recording
 ``demo``         the demo configuration
+``sweep``        parameter sweeps on Dask distributed (``brainbias sweep``): one run per grid
+                 point, resumable, gathered into one Dataset (``sweep_grid``: the grid and
+                 per-point configs; ``sweep_gather``: the gathered Dataset)
 ===============  ===============================================================================
 """
