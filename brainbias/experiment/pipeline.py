@@ -21,15 +21,19 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 
+from .. import config as _config
 from .. import results as _results
 from .._errors import ConfigError
 from ..config import ExperimentConfig
 from ..data.trajectory import Trajectory
 from ..models.registry import make_model
+from ..results.assemble import with_defaulted_sections
+from ..results.io import check_output, removed_on_failure
 from ..training.control import make_controller
 from ..training.loop import fit
 from . import targets as _targets
 from .recording import RecordingSource
+from .resources import check_resources, check_target_sizes
 from .targets import TargetSource, evaluate
 
 __all__ = ["run", "evaluate", "build", "source_of", "summary_table"]
@@ -74,7 +78,7 @@ def build(config: ExperimentConfig, source, *, tau=None):
 
 def run(config: ExperimentConfig, *, out_dir=None, force: bool = False, resume: bool = False,
         progress: bool = True, figures: bool = True, targets: Sequence[Trajectory] | None = None,
-        recording=None):
+        recording=None, defaulted_sections=None):
     """Fit, evaluate and (optionally) save one experiment.
 
     Parameters
@@ -93,6 +97,10 @@ def run(config: ExperimentConfig, *, out_dir=None, force: bool = False, resume: 
     recording : brainbias.data.recordings.Recording, optional
         Fit this instead of reading ``config.recording.path`` (then ``config.recording`` may be
         None and its defaults apply).
+    defaulted_sections : sequence of str, optional
+        The config tables that took their defaults because the TOML file left them out
+        (stored as attribute ``defaulted_sections``); default: those recorded by
+        :meth:`ExperimentConfig.from_toml <brainbias.config.ExperimentConfig.from_toml>`.
 
     Returns
     -------
@@ -104,14 +112,30 @@ def run(config: ExperimentConfig, *, out_dir=None, force: bool = False, resume: 
     Raises
     ------
     ConfigError, DataError
-        Bad settings, unreadable data, an existing ``run.nc`` without ``force``.
+        Bad settings, unreadable data, an existing ``run.nc`` without ``force``, an output
+        folder that cannot be written, a run that would not fit in memory or on the output
+        disk (:func:`brainbias.experiment.resources.check_resources`). A failed run leaves no
+        folder it created empty; the results file is written atomically.
     """
     out = Path(out_dir) if out_dir is not None else None
     run_file = out / "run.nc" if out is not None else None
-    if run_file is not None:
-        _results.prepare_output(run_file, force=force or resume)  # fail before training
+    if run_file is not None:  # fail before any work; the folder is made by the first write
+        check_output(run_file, force=force or resume)
+    sections = (_config.defaulted_sections(config) if defaulted_sections is None
+                else tuple(defaulted_sections))
+    if targets is None and recording is None and config.recording is None:
+        check_target_sizes(config)  # before the targets are generated
     source = source_of(config, targets=targets, recording=recording)
     config = source.config
+    check_resources(config, source, out_dir=out)  # before the network is allocated
+    with removed_on_failure(out):
+        return _fit_and_save(config, source, out, resume=resume, progress=progress,
+                             figures=figures, defaulted=sections)
+
+
+def _fit_and_save(config, source, out, *, resume, progress, figures, defaulted):
+    """:func:`run` after its checks: select τ, build, fit, evaluate, save."""
+    run_file = out / "run.nc" if out is not None else None
     selection, tau = None, config.network.tau
     if tau == "auto":
         selection = source.select_tau(progress=progress)
@@ -128,7 +152,7 @@ def run(config: ExperimentConfig, *, out_dir=None, force: bool = False, resume: 
         ds = _results.with_model_selection(ds, selector)
     if selection is not None:
         ds = _results.with_tau_selection(ds, selection)
-    ds = source.finish(ds)
+    ds = with_defaulted_sections(source.finish(ds), defaulted)
     if run_file is not None:
         _results.save(ds, run_file, force=True)
         if figures:

@@ -16,6 +16,7 @@ from .schema import (
     SCHEMA_VERSION,
     TEACHER_COMPARISON_VARIABLES,
     VARIABLES,
+    network_variables,
     package_versions,
     validate,
 )
@@ -50,7 +51,7 @@ def make_dataset(*, network, controller, train_result, evaluation, target_arrays
         "output_mask": (VARIABLES["output_mask"], f(target_arrays.output_mask)),
         "bias": (VARIABLES["bias"], f(controller.bias)),
         "initial_state": (VARIABLES["initial_state"], f(controller.initial_state)),
-        **{name: (dims, f(getattr(network, name))) for name, dims in network.array_dims.items()},
+        **network_variables(network),  # dense arrays, or a sparse one's COO triplets
         "loss": (VARIABLES["loss"], f(train_result.loss)),
         "teacher_forcing": (VARIABLES["teacher_forcing"], f(train_result.teacher_forcing)),
         "target_kind": (("context",), np.array([t.kind for t in targets], dtype=object)),
@@ -176,3 +177,10 @@ def with_teacher_comparison(ds: xr.Dataset, comparison: xr.Dataset) -> xr.Datase
     ds.attrs.update({k if k.startswith("teacher_") else f"teacher_{k}": v
                      for k, v in comparison.attrs.items()})
     return validate(ds)
+
+
+def with_defaulted_sections(ds: xr.Dataset, sections) -> xr.Dataset:
+    """``ds`` with attribute ``defaulted_sections``: the config tables that the TOML file left
+    out and that took their documented defaults, comma-separated (``""``: none)."""
+    ds.attrs["defaulted_sections"] = ", ".join(sections)
+    return ds

@@ -8,7 +8,7 @@ same controller (one bias vector per context), training, analysis and results. H
 liquid time-constant (LTC) network with conductance-based synapses
 (:mod:`brainbias.models.ltc`), and with a rate network that has as many fixed parameters as the
 LTC one. Its tiny config (16 units, 20 iterations) is what CI runs; ``config.toml`` gives the
-measured table in :doc:`../benchmarks`.
+measured table in :doc:`../ltc_vs_rate`.
 """
 
 # %%
