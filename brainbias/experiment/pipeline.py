@@ -40,14 +40,15 @@ __all__ = ["run", "evaluate", "build", "source_of", "summary_table"]
 
 
 def source_of(config: ExperimentConfig, *, targets: Sequence[Trajectory] | None = None,
-              recording=None):
+              recording=None, progress=None):
     """What ``config`` fits: its ``[recording]`` (or the in-memory ``recording``), else its
-    ``[[targets]]`` (or the given ``targets``)."""
+    ``[[targets]]`` (or the given ``targets``). ``progress``: the reading bar of a recording
+    (``None``: when stderr is a terminal)."""
     if config.recording is not None or recording is not None:
         if targets is not None:
             raise ConfigError("targets: a config with a [recording] table fits the recording; "
                               "do not pass targets as well.")
-        return RecordingSource.read(config, recording)
+        return RecordingSource.read(config, recording, progress=progress)
     return TargetSource.from_config(config, targets)
 
 
@@ -125,7 +126,8 @@ def run(config: ExperimentConfig, *, out_dir=None, force: bool = False, resume: 
                 else tuple(defaulted_sections))
     if targets is None and recording is None and config.recording is None:
         check_target_sizes(config)  # before the targets are generated
-    source = source_of(config, targets=targets, recording=recording)
+    source = source_of(config, targets=targets, recording=recording,
+                       progress=None if progress else False)
     config = source.config
     check_resources(config, source, out_dir=out)  # before the network is allocated
     with removed_on_failure(out):

@@ -162,7 +162,7 @@ class PopulationData:
         return out
 
 
-def load_binned(rec: RecordingConfig, recording=None):
+def load_binned(rec: RecordingConfig, recording=None, *, progress=None):
     """Read (Neo) and bin/smooth (Elephant) the recording a :class:`RecordingConfig` names.
 
     Parameters
@@ -170,6 +170,8 @@ def load_binned(rec: RecordingConfig, recording=None):
     rec : RecordingConfig
     recording : brainbias.data.recordings.Recording, optional
         Use this instead of reading ``rec.path`` (Python API; e.g. from ``from_spike_times``).
+    progress : bool or None
+        A progress bar while reading spike trains; ``None``: only when stderr is a terminal.
 
     Returns
     -------
@@ -197,7 +199,8 @@ def load_binned(rec: RecordingConfig, recording=None):
         # crop at reading, keeping the smoothing kernel's reach beyond the window (rates at
         # the window's edges use those spikes), so that only the window's spikes are held
         margin = recordings.kernel_reach(rec.kernel, rec.kernel_width, rec.bin_size)
-        recording = recordings.read_recording(path, margin=margin, **rec.read_options())
+        recording = recordings.read_recording(path, margin=margin, progress=progress,
+                                              **rec.read_options())
     elif not isinstance(recording, recordings.Recording):
         raise ConfigError(f"recording: expected a brainbias.data.recordings.Recording, got "
                           f"{type(recording).__name__}. Build one with read_recording or "
@@ -324,15 +327,16 @@ class RecordingSource:
     load_time: float = 0.0
 
     @classmethod
-    def read(cls, config: ExperimentConfig, recording=None) -> RecordingSource:
+    def read(cls, config: ExperimentConfig, recording=None, *, progress=None) -> RecordingSource:
         """Read, bin and split the recording of ``config`` (or the in-memory ``recording``;
-        then a missing ``[recording]`` table means its defaults)."""
+        then a missing ``[recording]`` table means its defaults); ``progress`` as
+        :func:`load_binned`."""
         if config.recording is None:
             if recording is None:
                 raise ConfigError("config: no [recording] table and no recording passed.")
             config = dataclasses.replace(config, recording=RecordingConfig())
         t0 = time.perf_counter()
-        binned = load_binned(config.recording, recording)
+        binned = load_binned(config.recording, recording, progress=progress)
         data = prepare(binned, config.recording, loss=config.training.loss)
         _check_window(config, data)
         return cls(config, data, time.perf_counter() - t0)
