@@ -13,7 +13,8 @@ import os
 import platform
 import time
 
-MODULES = ("core", "fixed_points", "attractor", "recordings", "sign_constraints", "ltc_ncps", "sweep")
+MODULES = ("core", "fixed_points", "attractor", "recordings", "sign_constraints", "ltc_ncps",
+           "sweep", "sparse")
 
 
 def main():

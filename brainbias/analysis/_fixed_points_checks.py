@@ -16,6 +16,7 @@ import numpy as np
 from .._errors import ConfigError, DataError, did_you_mean
 
 METHODS = ("adam+newton", "brainpy")
+NEWTON_METHODS = ("auto", "dense", "krylov")
 # Optimiser defaults per method: ours (see find_fixed_points), and BrainPy's own
 # (SlowPointFinder.find_fps_with_gd_method: Adam, lr 0.2 · 0.9999^k, num_opt 10000).
 _DEFAULTS = {
@@ -133,7 +134,7 @@ def _check_step_fn(step_fn, n_units, dtype):
 
 def _settings(method, key, *, n_starts, noise_scale, n_iterations, learning_rate,
               learning_rate_decay, newton_iterations, q_tolerance, unique_tolerance,
-              outlier_distance, dt, newton_batch_size):
+              outlier_distance, dt, newton_batch_size, newton="auto"):
     """Validated settings of :func:`~.fixed_points.find_fixed_points`, defaults filled in.
 
     Returns a dict keyed by argument name (``learning_rate_decay`` validated, ``key_data`` the
@@ -165,11 +166,16 @@ def _settings(method, key, *, n_starts, noise_scale, n_iterations, learning_rate
     outlier_distance = _check_positive("outlier_distance", outlier_distance, allow_inf=True)
     if dt is not None:
         dt = _check_positive("dt", dt)
+    if newton not in NEWTON_METHODS:
+        raise ConfigError(
+            f"newton: expected one of {NEWTON_METHODS}, got {newton!r}."
+            + did_you_mean(str(newton), NEWTON_METHODS)
+        )
     return {
         "method": method, "key_data": key_data, "n_starts": n_starts,
         "noise_scale": noise_scale, "n_iterations": n_iterations,
         "learning_rate": learning_rate, "learning_rate_decay": decay,
         "newton_iterations": newton_iterations, "newton_batch_size": newton_batch_size,
         "q_tolerance": q_tolerance, "unique_tolerance": unique_tolerance,
-        "outlier_distance": outlier_distance, "dt": dt,
+        "outlier_distance": outlier_distance, "dt": dt, "newton": newton,
     }

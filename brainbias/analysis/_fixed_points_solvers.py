@@ -1,13 +1,13 @@
-"""The numerical kernels of :func:`brainbias.analysis.fixed_points.find_fixed_points`.
+"""The numerical steps of :func:`brainbias.analysis.fixed_points.find_fixed_points`:
 
-- the speed ``q = ½ ‖F(x) − x‖²`` of one state (:func:`_speed`) and of a batch (jitted);
-- :class:`_AsInputDtype`: the map with its output cast to its input's dtype;
 - :func:`_adam`: Adam on q for every start at once (one jitted ``lax.scan``);
-- the damped Newton polish: :func:`_newton_step` (one Levenberg–Marquardt iteration with an
-  Armijo line search), :func:`_newton_round` (a compiled batch of them) and :func:`_polish`
-  (the scheduling of rounds over the points still moving), with the constants that tune them.
+- :func:`_polish_distinct`: the Newton polish of many points — which points run when, early
+  stops, and duplicates recognised as early as possible — over the kernels of
+  :mod:`._fixed_points_newton` (dense or matrix-free);
+- :func:`_polish`: the same without duplicate handling (every row polished; the census uses it).
 
-The attractor census (:mod:`brainbias.analysis.census`) reuses the Newton polish.
+The map wrapper :class:`_AsInputDtype` and the speed live in :mod:`._fixed_points_map` and are
+re-exported here, as are the batch sizes (the census imports them from this module).
 """
 
 from __future__ import annotations
@@ -18,61 +18,33 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-# Line search of the Newton polish: try steps 1, 1/2, …, 2^-(N−1) of the full step.
-_N_BACKTRACK = 16
-# Armijo sufficient-decrease constant (Nocedal & Wright 2006, §3.1: "c1 = 1e-4 is typical").
-_ARMIJO = 1e-4
+from ._fixed_points_checks import NEWTON_METHODS  # noqa: F401 (re-exported)
+from ._fixed_points_map import _AsInputDtype, _batched_speed, _speed
+from ._fixed_points_newton import _capture, _factor, _krylov_round, _newton_round
+
+__all__ = ["_AsInputDtype", "_adam", "_batched_speed", "_newton_round", "_polish",
+           "_polish_distinct", "_speed"]
+
 # Newton stops polishing a point once q is this far below q_tolerance: one more quadratic step
 # past the threshold costs little and makes the "fixed" label robust to re-evaluation.
 _POLISH_MARGIN = 1e-4
-# Levenberg–Marquardt damping μ = θ‖r‖ of the Newton polish. Measured on a chaotic tanh network
-# (N = 200, g = 1.5, dt/τ = 0.1, 256 starts after 500 Adam steps at 0.05, 40 Newton steps):
-# θ = 0 (plain Newton) converged 47 starts, θ = 1e-3 converged 89, θ = 1 none (steps too short).
-# (A matrix-free GMRES step was 4× cheaper per iteration at N = 200 but converged no start at
-# N = 500 within 100 Jacobian-vector products: the systems there are too ill-conditioned.)
-_LM_DAMPING = 1e-3
-# Newton iterations per scheduling round (see _polish).
-_ROUND = 2
-# A point whose q has not halved in this many Newton iterations is a slow point: stop it.
-_PATIENCE = 5
-# Points per Newton kernel call. On CPU the batched solves run point by point anyway, so small
-# batches cost nothing and waste little padding; accelerators want larger batches.
+# Points per Newton kernel call, and at most this many polished at a time. On CPU the batched
+# solves run point by point anyway, so small batches cost nothing and waste little padding;
+# accelerators want larger batches.
 _CPU_NEWTON_BATCH = 16
 _ACCELERATOR_NEWTON_BATCH = 128
+# LU factors of known fixed points kept for capture tests: at most this many bytes in all.
+_CAPTURE_BYTES = 2**28
+# newton="auto": matrix-free above this many units (a batch of dense Jacobians, their normal
+# matrices and factors at N = 2000 and 16 points is 1.5 GiB, and each costs ~4 N³ flops).
+_KRYLOV_ABOVE = 2000
 
 
-@functools.partial(jax.jit, static_argnames=("step_fn",))
-def _batched_speed(step_fn, states):
-    # jitted: op-by-op dispatch of a vmapped network step compiles every primitive separately
-    return jax.vmap(functools.partial(_speed, step_fn))(states)
+def _default_batch():
+    return _CPU_NEWTON_BATCH if jax.default_backend() == "cpu" else _ACCELERATOR_NEWTON_BATCH
 
 
-def _speed(step_fn, x):
-    r = step_fn(x) - x
-    return 0.5 * jnp.sum(r * r)
-
-
-class _AsInputDtype:
-    """``step_fn`` with its output cast to its input's dtype (the optimisation carries one dtype).
-
-    Compares equal when it wraps the same ``step_fn``, so the jitted loops (``step_fn`` is a
-    static argument) are compiled once per map, not once per call.
-    """
-
-    def __init__(self, step_fn):
-        self.step_fn = step_fn
-
-    def __call__(self, x):
-        return jnp.asarray(self.step_fn(x), dtype=x.dtype)
-
-    def __eq__(self, other):
-        return isinstance(other, _AsInputDtype) and other.step_fn is self.step_fn
-
-    def __hash__(self):
-        return hash(id(self.step_fn))
-
-
-@functools.partial(jax.jit, static_argnames=("step_fn", "n_iterations"))
+@functools.partial(jax.jit, static_argnames=("n_iterations",))
 def _adam(step_fn, starts, learning_rate, decay_rate, *, n_iterations):
     """Minimise q for every start at once: one jit region, ``lax.scan`` over iterations.
 
@@ -112,97 +84,171 @@ def _adam(step_fn, starts, learning_rate, decay_rate, *, n_iterations):
     return jnp.where(better[:, None], x, best_x), jnp.where(better, q, best_q)
 
 
-def _newton_step(step_fn, x, q, q_stop, q_ref, since, done):
-    """One damped Newton iteration for one point (frozen when ``done``).
+def _resolve_newton(newton, n_units):
+    """``"auto"`` → ``"dense"`` up to ``_KRYLOV_ABOVE`` units, else ``"krylov"``."""
+    if newton == "auto":
+        return "dense" if n_units <= _KRYLOV_ABOVE else "krylov"
+    return newton
 
-    The step solves ``(AᵀA + μ I) d = −Aᵀ r`` with ``r = F(x) − x``, ``A = J − I`` (J = dF/dx)
-    and ``μ = θ ‖r‖``, θ = ``_LM_DAMPING``: the Levenberg–Marquardt form of the Newton system
-    ``A d = −r``. As ``r → 0`` it becomes the Newton step (quadratic convergence at regular fixed
-    points), and unlike a plain solve it stays well defined where ``A`` is singular — on line
-    attractors and near slow points — where it still converges quadratically under a local error
-    bound (Yamashita & Fukushima 2001; Fan & Yuan 2005, μ = θ‖r‖^δ with δ = 1). ``d`` is a
-    descent direction for q; the step is scaled by the largest of 1, ½, …, 2^-15 meeting the
-    Armijo condition, so q never increases.
 
-    The point is done when q ≤ ``q_stop``, when no step decreases q, or when q has not halved in
-    ``_PATIENCE`` iterations (a slow point: near a true fixed point Newton converges much faster).
-    ``q_ref`` is q at the last halving and ``since`` the iterations since then.
+def _polish(step_fn, x, q_stop, *, n_iterations, batch_size, newton="dense"):
+    """Polish every row of ``x`` (no duplicate handling); the polished points and their q."""
+    x, q, _ = _polish_distinct(step_fn, x, q_stop, n_iterations=n_iterations,
+                               batch_size=batch_size, newton=newton, unique_tolerance=0.0)
+    return jnp.asarray(x), jnp.asarray(q)
+
+
+class _State:
+    """Host-side bookkeeping of :func:`_polish_distinct` (NumPy arrays, updated in place)."""
+
+    def __init__(self, x, q, q_stop):
+        n = len(q)
+        self.x, self.q = x, q
+        self.q_ref = q.copy()
+        self.since = np.zeros(n, np.int32)
+        self.done = ~(q > q_stop)  # converged and NaN starts are done
+        self.started = self.done.copy()
+        self.rounds = np.zeros(n, np.int64)
+        self.duplicate_of = np.full(n, -1)
+        self.found = []  # indices of the distinct converged points, in order found
+        self.factors = []  # LU factors of the first found points (dense capture)
+        self.registered = np.zeros(n, bool)
+
+    def unresolved(self):
+        return self.duplicate_of < 0
+
+
+def _polish_distinct(step_fn, x, q_stop, *, n_iterations, batch_size, newton="dense",
+                     unique_tolerance=0.0):
+    """Newton polish of the rows of ``x``, recognising duplicates as early as possible.
+
+    Returns the points, their q and ``duplicate_of`` (n,): −1 for a point polished in its own
+    right, else the row whose fixed point it shares. With ``unique_tolerance = 0`` every row is
+    polished. Otherwise, in order of increasing q, at most ``batch_size`` points are polished at
+    a time (one compiled kernel call per round; a vmapped loop costs as much for a finished
+    point as for a running one, so the batch is re-packed every round), and a point is a
+    duplicate — no longer polished — when it comes within ``unique_tolerance`` (Euclidean) of a
+    converged point or of a point of lower q (the rule of the final deduplication), or, with
+    dense Newton, when chord iterations with the factors of a converged point's Jacobian take it
+    there (:func:`~._fixed_points_newton._capture`; tested for every waiting start when a new
+    fixed point is found and for the running points every round). At most ``n_iterations``
+    Jacobians (dense) or Newton–Krylov steps per point.
     """
-    eye = jnp.eye(x.shape[0], dtype=x.dtype)
-    alphas = 0.5 ** jnp.arange(_N_BACKTRACK, dtype=x.dtype)
-    r = step_fn(x) - x
-    a = jax.jacfwd(step_fn)(x) - eye
-    g = a.T @ r  # gradient of q
-    h = a.T @ a + (_LM_DAMPING * jnp.sqrt(2.0 * q)) * eye
-    d = -jnp.linalg.solve(h, g)
-    slope = g @ d
-    q_try = jax.vmap(lambda s: _speed(step_fn, x + s * d))(alphas)
-    ok = jnp.isfinite(q_try) & (q_try <= q + _ARMIJO * alphas * slope) & (slope < 0)
-    moved = jnp.any(ok) & ~done
-    k = jnp.argmax(ok)
-    x_new = jnp.where(moved, x + alphas[k] * d, x)
-    q_new = jnp.where(moved, q_try[k], q)
-    halved = q_new <= 0.5 * q_ref
-    q_ref = jnp.where(halved, q_new, q_ref)
-    since = jnp.where(halved, 0, since + 1)
-    done = done | ~moved | (q_new <= q_stop) | (since >= _PATIENCE)
-    return x_new, q_new, q_ref, since, done
-
-
-@functools.partial(jax.jit, static_argnames=("step_fn", "n_steps"))
-def _newton_round(step_fn, x, q, q_stop, q_ref, since, done, *, n_steps):
-    """``n_steps`` Newton iterations for a fixed-size batch of points (vmap; done ones frozen)."""
-    step = jax.vmap(functools.partial(_newton_step, step_fn), in_axes=(0, 0, None, 0, 0, 0))
-
-    def body(_, state):
-        return step(state[0], state[1], q_stop, *state[2:])
-
-    return jax.lax.fori_loop(0, n_steps, body, (x, q, q_ref, since, done))
-
-
-def _polish(step_fn, x, q_stop, *, n_iterations, batch_size):
-    """Damped Newton polish of every row of ``x``; returns the polished points and their q.
-
-    Scheduling: rounds of ``_ROUND`` iterations on fixed-size batches of the points still
-    active, re-packed after every round. A vmapped loop costs as much for a finished point as for
-    a running one, so without re-packing a batch runs as long as its slowest point (measured on
-    the chaotic N = 200 benchmark network, 256 starts, warm: 5.3 s against 8.7 s for a vmapped
-    while_loop per batch of 16). One compiled kernel serves every round (the last batch is
-    padded), so nothing recompiles.
-    """
-    x = jnp.asarray(x)
-    n = x.shape[0]
-    q = _batched_speed(step_fn, x)
-    q_np = np.array(q)  # writable copies, updated in place
-    x_np = np.array(x)
-    state = {
-        "q_ref": q_np.copy(),
-        "since": np.zeros(n, np.int32),
-        "done": ~(q_np > float(q_stop)),  # NaN starts are done
-    }
-    size = min(batch_size, n)
-    for _ in range(-(-n_iterations // _ROUND)):
-        active = np.flatnonzero(~state["done"])
+    s = _State(np.array(x), np.array(_batched_speed(step_fn, jnp.asarray(x))), float(q_stop))
+    n, n_units = s.x.shape
+    size = max(1, min(batch_size, n))
+    dtype = s.x.dtype
+    capture = newton == "dense" and unique_tolerance > 0
+    max_factors = max(1, _CAPTURE_BYTES // (n_units * n_units * dtype.itemsize))
+    if unique_tolerance > 0:
+        _merge_start(s, unique_tolerance)
+    while True:
+        new = _register(s, step_fn, float(q_stop), unique_tolerance, capture, max_factors)
+        if capture and new:
+            _capture_near(s, step_fn, np.flatnonzero(~s.started & s.unresolved()), q_stop,
+                          unique_tolerance, size)
+        _start(s, size if unique_tolerance > 0 else n)
+        active = np.flatnonzero(s.started & ~s.done & s.unresolved())
         if not len(active):
             break
         for chunk in np.array_split(active, -(-len(active) // size)):
-            # pad to the kernel's batch size with frozen copies of the chunk's first point
+            _run_round(s, step_fn, chunk, size, q_stop, newton)
+        s.rounds[active] += 1
+        s.done[active] |= s.rounds[active] >= n_iterations
+        if unique_tolerance > 0:
+            running = active[~s.done[active] & s.unresolved()[active]]
+            _merge_near(s, running, unique_tolerance)
+            if capture:
+                _capture_near(s, step_fn, running, q_stop, unique_tolerance, size)
+    return s.x, s.q, s.duplicate_of
+
+
+def _start(s, max_active):
+    """Start waiting points (lowest q first) until ``max_active`` are running."""
+    running = np.count_nonzero(s.started & ~s.done & s.unresolved())
+    waiting = np.flatnonzero(~s.started & s.unresolved())
+    take = waiting[np.argsort(s.q[waiting], kind="stable")][: max(0, max_active - running)]
+    s.started[take] = True
+
+
+def _run_round(s, step_fn, chunk, size, q_stop, newton):
+    """One kernel call on the points ``chunk`` (padded to ``size`` with frozen copies)."""
+    pad = np.concatenate([chunk, np.full(size - len(chunk), chunk[0])])
+    frozen = np.arange(size) >= len(chunk)
+    args = (step_fn, jnp.asarray(s.x[pad]), jnp.asarray(s.q[pad]), q_stop,
+            jnp.asarray(s.q_ref[pad]), jnp.asarray(s.since[pad]),
+            jnp.asarray(s.done[pad] | frozen))
+    out = _newton_round(*args) if newton == "dense" else _krylov_round(*args)
+    keep = slice(0, len(chunk))
+    s.x[chunk], s.q[chunk], s.q_ref[chunk], s.since[chunk], s.done[chunk] = (
+        np.asarray(o)[keep] for o in out)
+
+
+def _register(s, step_fn, q_stop, tolerance, capture, max_factors):
+    """Record newly converged points: each is a new fixed point, or (within ``tolerance`` of a
+    known one) a duplicate of it. Returns how many new fixed points there are."""
+    fresh = np.flatnonzero(s.done & ~s.registered & s.unresolved() & (s.q <= q_stop))
+    s.registered[s.done] = True
+    n_new = 0
+    for i in fresh[np.argsort(s.q[fresh], kind="stable")]:
+        if tolerance > 0 and s.found:
+            d = np.linalg.norm(s.x[s.found] - s.x[i], axis=1)
+            if d.min() <= tolerance:
+                s.duplicate_of[i] = s.found[int(np.argmin(d))]
+                continue
+        s.found.append(int(i))
+        n_new += 1
+        if capture and len(s.factors) < max_factors:
+            s.factors.append(_factor(step_fn, jnp.asarray(s.x[i])))
+    return n_new
+
+
+def _merge_near(s, idx, tolerance):
+    """Points of ``idx`` within ``tolerance`` of a known fixed point, or of an unresolved point
+    of lower q (running, waiting or stopped), become its duplicates (and stop)."""
+    if not len(idx):
+        return
+    reps = np.asarray(s.found, dtype=int)
+    for i in idx[np.argsort(s.q[idx], kind="stable")]:
+        others = np.flatnonzero(s.unresolved() & (s.q <= s.q[i]))
+        others = np.concatenate([reps, others[others != i]])
+        if not len(others):
+            continue
+        d = np.linalg.norm(s.x[others] - s.x[i], axis=1)
+        if d.min() <= tolerance:
+            s.duplicate_of[i] = int(others[np.argmin(d)])
+            s.done[i] = s.started[i] = True
+
+
+def _merge_start(s, tolerance):
+    """Duplicates among the starts, before any polish: greedy in order of increasing q, a start
+    within ``tolerance`` of a kept one is its duplicate (the rule of the final deduplication)."""
+    idx = np.flatnonzero(~s.done)
+    kept = []
+    for i in idx[np.argsort(s.q[idx], kind="stable")]:
+        if kept:
+            d = np.linalg.norm(s.x[kept] - s.x[i], axis=1)
+            if d.min() <= tolerance:
+                s.duplicate_of[i] = kept[int(np.argmin(d))]
+                s.done[i] = s.started[i] = True
+                continue
+        kept.append(int(i))
+
+
+def _capture_near(s, step_fn, idx, q_stop, tolerance, size):
+    """Chord-test each point of ``idx`` against the nearest known fixed point that has stored
+    factors; those that converge to it become its duplicates."""
+    k_max = len(s.factors)
+    if not (k_max and len(idx)):
+        return
+    points = s.x[s.found[:k_max]]
+    nearest = np.argmin(np.linalg.norm(s.x[idx, None, :] - points[None], axis=2), axis=1)
+    for k in np.unique(nearest):
+        members = idx[nearest == k]
+        lu, pivots = s.factors[k]
+        for chunk in np.array_split(members, -(-len(members) // size)):
             pad = np.concatenate([chunk, np.full(size - len(chunk), chunk[0])])
-            frozen = np.arange(size) >= len(chunk)
-            out = _newton_round(
-                step_fn,
-                jnp.asarray(x_np[pad]),
-                jnp.asarray(q_np[pad]),
-                q_stop,
-                jnp.asarray(state["q_ref"][pad]),
-                jnp.asarray(state["since"][pad]),
-                jnp.asarray(state["done"][pad] | frozen),
-                n_steps=_ROUND,
-            )
-            keep = slice(0, len(chunk))
-            x_np[chunk] = np.asarray(out[0])[keep]
-            q_np[chunk] = np.asarray(out[1])[keep]
-            state["q_ref"][chunk] = np.asarray(out[2])[keep]
-            state["since"][chunk] = np.asarray(out[3])[keep]
-            state["done"][chunk] = np.asarray(out[4])[keep]
-    return jnp.asarray(x_np), jnp.asarray(q_np)
+            hit = np.asarray(_capture(step_fn, jnp.asarray(s.x[pad]), lu, pivots,
+                                      jnp.asarray(points[k]), q_stop, tolerance))[: len(chunk)]
+            s.duplicate_of[chunk[hit]] = s.found[k]
+            s.done[chunk[hit]] = s.started[chunk[hit]] = True

@@ -8,9 +8,13 @@ that is small but not zero. The finder (Sussillo & Barak 2013; Golub & Sussillo 
 "FixedPointFinder") starts from states sampled on trajectories, minimises q for all starts at
 once, then
 
-1. polishes with a damped Newton method on ``F(x) − x = 0`` (see :func:`_newton_step`), so
-   true fixed points reach ``q < q_tolerance`` (1e-12 by default) in float64 — in chaotic
-   networks Adam alone stops at slow points or near fixed points, at q ≈ 1e-11…1e-3;
+1. polishes with a damped Newton method on ``F(x) − x = 0`` (dense Levenberg–Marquardt steps,
+   or matrix-free Newton–Krylov for large networks; see ``newton``), so true fixed points reach
+   ``q < q_tolerance`` (1e-12 by default) in float64 — in chaotic networks Adam alone stops at
+   slow points or near fixed points, at q ≈ 1e-11…1e-3. The polish runs a batch of points at a
+   time, lowest q first, and stops polishing a point as soon as it is recognised as a
+   duplicate of a point found already (step 4 applied early), each point as soon as it
+   converges or stalls;
 2. drops non-finite results and outliers far from the data cloud;
 3. labels each point ``"fixed"`` (q < q_tolerance) or ``"slow"``;
 4. deduplicates: points closer than ``unique_tolerance`` (Euclidean distance in state space)
@@ -18,22 +22,22 @@ once, then
 
 Time convention: ``F`` is the discrete map ``x_{t+1} = F(x_t)``, e.g.
 :func:`brainbias.models.base.autonomous_map`. Its continuous-time field is ``(F(x) − x) / dt``,
-whose
-speed is ``q / dt²``; ``dt`` is stored when given.
+whose speed is ``q / dt²``; ``dt`` is stored when given.
 
 BrainPy's ``analysis.SlowPointFinder`` is a second backend (``method="brainpy"``). Its loss is the
 *mean* over units, ``q_bp = mean((F(x) − x)²) = 2 q / n_units``; we recompute q in our convention
 for its results.
 
 Where things live: this module holds the finder's steps (starts, minimisation, filtering,
-deduplication, packaging); the Adam and Newton kernels are in :mod:`._fixed_points_solvers`,
-the settings and input checks in :mod:`._fixed_points_checks`, the BrainPy backend in
+deduplication, packaging); Adam and the scheduling of the polish are in
+:mod:`._fixed_points_solvers`, the Newton kernels in :mod:`._fixed_points_newton`, the map
+wrapper that makes them compile once per network shape in :mod:`._fixed_points_map`, the
+settings and input checks in :mod:`._fixed_points_checks`, the BrainPy backend in
 :mod:`._fixed_points_brainpy`.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 import warnings
 
@@ -48,18 +52,19 @@ from ._fixed_points_brainpy import (
 )
 from ._fixed_points_checks import METHODS, _check_states, _check_step_fn, _settings, _working_dtype
 from ._fixed_points_solvers import (
-    _ACCELERATOR_NEWTON_BATCH,
-    _CPU_NEWTON_BATCH,
     _POLISH_MARGIN,
+    NEWTON_METHODS,
     _adam,
     _AsInputDtype,
     _batched_speed,
-    _newton_round,  # noqa: F401 (tests count its compilations through this module)
-    _polish,
-    _speed,
+    _default_batch,
+    _krylov_round,  # noqa: F401 (tests count its compilations through this module)
+    _newton_round,  # noqa: F401 (idem)
+    _polish_distinct,
+    _resolve_newton,
 )
 
-__all__ = ["find_fixed_points", "speed", "METHODS", "SPEED_CONVENTION"]
+__all__ = ["find_fixed_points", "speed", "METHODS", "NEWTON_METHODS", "SPEED_CONVENTION"]
 
 SPEED_CONVENTION = "0.5*sum((F(x)-x)**2)"
 FIXED, SLOW = "fixed", "slow"
@@ -81,11 +86,7 @@ def speed(step_fn, states):
     -------
     array, shape (fixed_point,)
     """
-    try:
-        hash(step_fn)
-    except TypeError:  # not a static argument: trace it eagerly
-        return jax.vmap(functools.partial(_speed, step_fn))(jnp.asarray(states))
-    return _batched_speed(step_fn, jnp.asarray(states))
+    return _batched_speed(_AsInputDtype(step_fn, cast=False), jnp.asarray(states))
 
 
 def _starts(states, n_starts, noise_scale, key):
@@ -118,12 +119,15 @@ def find_fixed_points(
     method="adam+newton",
     dt=None,
     newton_batch_size=None,
+    newton="auto",
 ):
     """Fixed and slow points of the map ``step_fn``, from starts sampled on trajectories.
 
     Minimises the speed ``q(x) = ½ ‖F(x) − x‖²`` (Sussillo & Barak 2013) for all starts at once
     with Adam (``learning_rate · learning_rate_decay**k``), polishes with a damped Newton method,
-    then filters, labels and deduplicates (see the module docstring).
+    then filters, labels and deduplicates (see the module docstring). The kernels compile once
+    per network shape: a second bias, context or network of the same shape (a map from
+    :func:`brainbias.autonomous_map`) reuses them.
 
     Parameters
     ----------
@@ -170,8 +174,18 @@ def find_fixed_points(
     dt : float, optional
         Time step of the map, stored so that the continuous-time speed ``q / dt²`` can be had.
     newton_batch_size : int, optional
-        Points polished together by one compiled kernel (vmap; batches run one after another).
-        Default: 16 on CPU, 128 elsewhere.
+        Points polished together by one compiled kernel (vmap), and at most this many at a
+        time: the others wait, in order of increasing q, and are dropped as duplicates without
+        a polish of their own when they turn out to lead to a point already found. Default: 16
+        on CPU, 128 elsewhere.
+    newton : {"auto", "dense", "krylov"}
+        How the Newton systems ``(J − I) d = −(F(x) − x)`` are solved. ``"dense"``: Jacobians
+        by ``jax.jacfwd`` and Levenberg–Marquardt steps with Cholesky solves (O(N³) per step,
+        N² memory per point; robust on ill-conditioned systems). ``"krylov"``: matrix-free
+        inexact Newton–Krylov — GMRES on Jacobian-vector products, O(N²) per product for a
+        dense network and O(synapses) for a sparse one, no N × N matrix; it converges slowly
+        where ``J − I`` is ill-conditioned (chaotic networks). ``"auto"``: dense up to 2000
+        units, else krylov.
 
     Returns
     -------
@@ -184,9 +198,11 @@ def find_fixed_points(
         - ``start_index`` (fixed_point,): which start (row of the starts used) led there.
 
         Attributes hold the conventions (``speed_convention``, ``time_convention``, ``dt``),
-        every tolerance and rule, the method, ``n_starts`` and counts of what was dropped
-        (``n_nonfinite``, ``n_outliers``, ``n_duplicates``), ``n_fixed``, ``n_slow`` and the
-        key data.
+        every tolerance and rule, the method and the Newton solver used (``newton``:
+        ``"dense"``, ``"krylov"`` or ``"none"``), ``n_starts``, ``n_polished`` (starts
+        polished in their own right, not dropped early as duplicates) and counts of what was
+        dropped (``n_nonfinite``, ``n_outliers``, ``n_duplicates``), ``n_fixed``, ``n_slow``
+        and the key data.
 
     Raises
     ------
@@ -220,7 +236,7 @@ def find_fixed_points(
         learning_rate=learning_rate, learning_rate_decay=learning_rate_decay,
         newton_iterations=newton_iterations, q_tolerance=q_tolerance,
         unique_tolerance=unique_tolerance, outlier_distance=outlier_distance, dt=dt,
-        newton_batch_size=newton_batch_size,
+        newton_batch_size=newton_batch_size, newton=newton,
     )
     dtype = _working_dtype()
     if dtype != np.float64 and settings["q_tolerance"] < 1e-10:
@@ -237,15 +253,15 @@ def find_fixed_points(
 
     f = _AsInputDtype(step_fn)
     starts = _starts(data, settings["n_starts"], settings["noise_scale"], jnp.asarray(key))
-    x, used_newton = _minimise(f, starts, settings, dtype)
+    x, duplicate_of, polish = _minimise(f, starts, settings, dtype)
 
     # Everything below is bookkeeping on small arrays: NumPy.
-    q = np.asarray(speed(f, x))
-    x, q, index, dropped = _filter(np.asarray(x), q, np.asarray(data), settings)
+    q = np.asarray(_batched_speed(f, jnp.asarray(x)))
+    x, q, index, dropped = _filter(np.asarray(x), q, np.asarray(data), settings, duplicate_of)
     kind = np.where(q < settings["q_tolerance"], FIXED, SLOW).astype(object)
     n_fixed = int(np.count_nonzero(kind == FIXED))
     _warn_if_unusable(q, n_fixed, starts.shape[0], dropped, settings)
-    attrs = _attrs(settings, n_used=starts.shape[0], used_newton=used_newton, dropped=dropped,
+    attrs = _attrs(settings, n_used=starts.shape[0], polish=polish, dropped=dropped,
                    n_fixed=n_fixed, n_points=len(q), dtype=dtype)
     return xr.Dataset(
         {
@@ -263,12 +279,15 @@ def find_fixed_points(
 
 
 def _minimise(f, starts, settings, dtype):
-    """Run the chosen optimiser from every start; return the end points and the Newton
-    iterations allowed (0 for BrainPy, which has no polish)."""
+    """Run the chosen optimiser from every start. Returns the end points, ``duplicate_of``
+    (n,) from the polish (−1: a point in its own right) and the polish used (Newton iterations
+    allowed, 0 for BrainPy, which has no polish; the Newton method)."""
+    no_duplicates = np.full(starts.shape[0], -1)
     if settings["method"] == "adam+newton":
-        return _adam_newton(f, starts, settings, dtype), settings["newton_iterations"]
+        return _adam_newton(f, starts, settings, dtype)
+    none = {"newton_iterations": 0, "newton": "none", "n_polished": 0}
     if settings["n_iterations"] == 0:
-        return starts, 0
+        return starts, no_duplicates, none
     x = _brainpy_minimise(
         f,
         starts,
@@ -277,37 +296,43 @@ def _minimise(f, starts, settings, dtype):
         decay_rate=settings["learning_rate_decay"],
         q_tolerance=settings["q_tolerance"],
     )
-    return x, 0
+    return x, no_duplicates, none
 
 
 def _adam_newton(f, starts, settings, dtype):
-    """Our method: Adam on q for all starts at once, then the damped Newton polish."""
+    """Our method: Adam on q for all starts at once, then the damped Newton polish, which
+    drops duplicates as soon as it recognises them."""
     x = starts
     if settings["n_iterations"] > 0:
         x, _ = _adam(f, x, settings["learning_rate"], settings["learning_rate_decay"],
                      n_iterations=settings["n_iterations"])
-    if settings["newton_iterations"] > 0:
-        batch_size = settings["newton_batch_size"]
-        if batch_size is None:
-            batch_size = (_CPU_NEWTON_BATCH if jax.default_backend() == "cpu"
-                          else _ACCELERATOR_NEWTON_BATCH)
-        x, _ = _polish(
-            f,
-            x,
-            jnp.asarray(settings["q_tolerance"] * _POLISH_MARGIN, dtype),
-            n_iterations=settings["newton_iterations"],
-            batch_size=min(batch_size, starts.shape[0]),
-        )
-    return x
+    newton = _resolve_newton(settings["newton"], starts.shape[1])
+    polish = {"newton_iterations": settings["newton_iterations"], "newton": newton}
+    if settings["newton_iterations"] == 0:
+        return x, np.full(starts.shape[0], -1), {**polish, "newton": "none", "n_polished": 0}
+    batch_size = settings["newton_batch_size"] or _default_batch()
+    x, _, duplicate_of = _polish_distinct(
+        f,
+        x,
+        jnp.asarray(settings["q_tolerance"] * _POLISH_MARGIN, dtype),
+        n_iterations=settings["newton_iterations"],
+        batch_size=min(batch_size, starts.shape[0]),
+        newton=newton,
+        unique_tolerance=settings["unique_tolerance"],
+    )
+    return x, duplicate_of, {**polish, "n_polished": int(np.count_nonzero(duplicate_of < 0))}
 
 
-def _filter(x, q, data, settings):
-    """Drop non-finite points, outliers and duplicates (in that order).
+def _filter(x, q, data, settings, duplicate_of):
+    """Drop the duplicates the polish found, non-finite points, outliers and duplicates (in
+    that order).
 
     Returns the kept points, their q, the start each came from, and the counts dropped
-    (``n_nonfinite``, ``n_outliers``, ``n_duplicates``).
+    (``n_nonfinite``, ``n_outliers``, ``n_duplicates``: both kinds of duplicates).
     """
-    index = np.arange(len(q))
+    index = np.flatnonzero(duplicate_of < 0)
+    n_early = len(q) - len(index)
+    x, q = x[index], q[index]
     finite = np.isfinite(q) & np.all(np.isfinite(x), axis=1)
     n_nonfinite = int(np.count_nonzero(~finite))
     x, q, index = x[finite], q[finite], index[finite]
@@ -318,7 +343,7 @@ def _filter(x, q, data, settings):
 
     kept = _deduplicate(x, q, settings["unique_tolerance"])
     dropped = {"n_nonfinite": n_nonfinite, "n_outliers": n_outliers,
-               "n_duplicates": len(q) - len(kept)}
+               "n_duplicates": n_early + len(q) - len(kept)}
     return x[kept], q[kept], index[kept], dropped
 
 
@@ -366,7 +391,7 @@ def _warn_if_unusable(q, n_fixed, n_used, dropped, settings):
         )
 
 
-def _attrs(settings, *, n_used, used_newton, dropped, n_fixed, n_points, dtype):
+def _attrs(settings, *, n_used, polish, dropped, n_fixed, n_points, dtype):
     """The result's attributes: conventions, every setting and rule, and what was dropped."""
     attrs = {
         "speed_convention": SPEED_CONVENTION,
@@ -379,13 +404,18 @@ def _attrs(settings, *, n_used, used_newton, dropped, n_fixed, n_points, dtype):
         "n_iterations": settings["n_iterations"],
         "learning_rate": settings["learning_rate"],
         "learning_rate_decay": settings["learning_rate_decay"],
-        "newton_iterations": used_newton,
+        "newton_iterations": polish["newton_iterations"],
+        "newton": polish["newton"],
+        "n_polished": polish["n_polished"],
         "noise_scale": settings["noise_scale"],
         "q_tolerance": settings["q_tolerance"],
         "unique_tolerance": settings["unique_tolerance"],
         "unique_rule": (
             "greedy in order of increasing q: a point within unique_tolerance (Euclidean "
-            "distance in state space) of a kept point is dropped"
+            "distance in state space) of a kept point is dropped; during the Newton polish, "
+            "a point is dropped as soon as it comes within unique_tolerance of a converged "
+            "point or of a point of lower q, or converges to a converged point under chord "
+            "iterations with that point's Jacobian"
         ),
         "outlier_distance": settings["outlier_distance"],
         "outlier_rule": (

@@ -283,18 +283,30 @@ def autonomous_map(network: Model, bias, *, closed_loop=False, readout=None, out
     ``jax.jacfwd(F)``). With ``closed_loop=True`` the output is fed back (``f = C · rates(x)``).
     ``inputs`` (input,) adds a constant input. ``leak`` replaces ``network.leak`` (a trained
     time constant, as in :func:`step`).
+
+    The map is a :class:`jax.tree_util.Partial`: a pytree whose leaves are the network's
+    arrays and the bias (and readout, mask, inputs, leak), with the code and the static settings
+    as its structure. Jitted analyses that take it as a traced argument (the fixed-point finder)
+    compile once per network shape and settings, not once per bias or network.
     """
     c = network.readout_weights if readout is None else readout
+    return jax.tree_util.Partial(_AutonomousStep(bool(closed_loop)), network, bias, c,
+                                 output_mask, inputs, leak)
 
-    def f(state):
+
+@dataclasses.dataclass(frozen=True)
+class _AutonomousStep:
+    """The code of :func:`autonomous_map`: hashable and compared by value (its static part)."""
+
+    closed_loop: bool
+
+    def __call__(self, network, bias, readout, output_mask, inputs, leak, state):
         fb = None
-        if closed_loop:
-            fb = network.rates(state) @ c.T
+        if self.closed_loop:
+            fb = network.rates(state) @ readout.T
             if output_mask is not None:
                 fb = fb * output_mask
         return step(network, state, bias, inputs=inputs, feedback=fb, leak=leak)
-
-    return f
 
 
 def vector_field(network: Model, bias, **kwargs):

@@ -23,6 +23,11 @@ with rows = postsynaptic, columns = presynaptic units):
 
 Options shared by all families: ``autapses=False`` zeroes the diagonal; ``spectral_radius``
 rescales the finished matrix so that ``max |λ(W)| = spectral_radius``.
+
+``sparse=True`` (``kind="sparse"`` only) stores the weights as
+:class:`~brainbias.models.sparse.SparseWeights` (COO triplets) and draws them without forming
+the ``N × N`` matrix, so that memory, drawing and every step are linear in the number of
+synapses (networks of ``N = 10⁴–10⁵`` units, :mod:`brainbias.models.sparse`).
 """
 
 from __future__ import annotations
@@ -71,7 +76,13 @@ class ConnectivityConfig:
     autapses : bool
         Keep self-connections (the diagonal). Default True.
     spectral_radius : float or None
-        If given, rescale ``W`` so that its spectral radius equals this value.
+        If given, rescale ``W`` so that its spectral radius equals this value (with ``sparse``:
+        computed by ARPACK from the sparse matrix).
+    sparse : bool
+        Store the recurrent weights sparse (COO triplets of the synapses that exist,
+        :class:`~brainbias.models.sparse.SparseWeights`) and draw them without the dense
+        ``N × N`` matrix: memory and step cost linear in the number of synapses, for large
+        networks. Needs ``kind = "sparse"``. Default False (dense).
     """
 
     kind: str = "gaussian"
@@ -81,6 +92,7 @@ class ConnectivityConfig:
     balanced: bool = True
     autapses: bool = True
     spectral_radius: float | None = None
+    sparse: bool = False
 
     def __post_init__(self):
         if self.kind not in CONNECTIVITY_KINDS:
@@ -97,6 +109,13 @@ class ConnectivityConfig:
             raise ConfigError(f"excitatory_fraction: expected a number in (0, 1), got {f!r}.")
         if self.spectral_radius is not None:
             check_positive("spectral_radius", self.spectral_radius)
+        if not isinstance(self.sparse, bool):
+            raise ConfigError(f"sparse: expected true or false, got {self.sparse!r}.")
+        if self.sparse and self.kind != "sparse":
+            raise ConfigError(
+                f'sparse = true: sparse storage needs kind = "sparse" (each connection present '
+                f'with probability connection_probability), got kind = "{self.kind}". Set '
+                'kind = "sparse" (and connection_probability) or sparse = false.')
 
 
 def recurrent_weights(n_units: int, config: ConnectivityConfig | None = None, *, key, dtype=None):
@@ -114,8 +133,9 @@ def recurrent_weights(n_units: int, config: ConnectivityConfig | None = None, *,
 
     Returns
     -------
-    jax.Array, shape (unit, unit)
-        Row ``i`` holds the weights onto unit ``i``.
+    jax.Array, shape (unit, unit), or SparseWeights
+        Row ``i`` holds the weights onto unit ``i``; with ``config.sparse`` a
+        :class:`~brainbias.models.sparse.SparseWeights` of the same matrix.
 
     Raises
     ------
@@ -133,6 +153,10 @@ def recurrent_weights(n_units: int, config: ConnectivityConfig | None = None, *,
     config = ConnectivityConfig() if config is None else config
     n = _n_units(n_units)
     dtype = dtype or jnp.zeros(()).dtype
+    if config.sparse:
+        from .sparse import draw_sparse
+
+        return draw_sparse(n, config, key=key, dtype=dtype)
     g = config.gain
     k_mag, k_mask = jax.random.split(key)
     if config.kind == "gaussian":

@@ -31,6 +31,7 @@ import numpy as np
 from .._errors import ConfigError, did_you_mean
 from .._pytree import pytree_dataclass, static_field
 from .base import SharedWeights
+from .sparse import is_sparse
 
 __all__ = ["Network", "NONLINEARITIES", "FORMS", "SIGN_CONSTRAINTS", "nonlinearity",
            "make_network"]
@@ -69,7 +70,10 @@ class Network(SharedWeights):
 
     Parameters
     ----------
-    recurrent_weights : array, shape (unit, unit)
+    recurrent_weights : array, shape (unit, unit), or SparseWeights
+        Dense, or the synapses of a sparse network as COO triplets
+        (:class:`~brainbias.models.sparse.SparseWeights`, ``connectivity.sparse``); every step
+        only multiplies by it (``W @ r``), so both work everywhere.
     input_weights : array, shape (unit, input)
         May have zero columns (no inputs).
     feedback_weights : array, shape (unit, output)
@@ -150,6 +154,11 @@ class Network(SharedWeights):
         with, absent connections stay absent); unchanged when unconstrained."""
         if self.sign_constraint == "none":
             return self
+        if is_sparse(self.recurrent_weights):  # the same projection on the stored synapses
+            w, sign = self.recurrent_weights, jnp.sign(reference.recurrent_weights.values)
+            values = sign * jnp.maximum(sign * w.values, 0.0)
+            return dataclasses.replace(self, recurrent_weights=dataclasses.replace(w,
+                                                                                 values=values))
         sign = jnp.sign(reference.recurrent_weights)
         w = sign * jnp.maximum(sign * self.recurrent_weights, 0.0)
         return dataclasses.replace(self, recurrent_weights=w)
@@ -172,7 +181,12 @@ class Network(SharedWeights):
             ):
                 want = tuple("?" if d is None else d for d in (rows, cols))
                 raise ConfigError(f"{name}: expected shape {want}, got {tuple(a.shape)}.")
-        for name in ("recurrent_weights", "input_weights", "feedback_weights", "readout_weights"):
+        dense = ("input_weights", "feedback_weights", "readout_weights")
+        if is_sparse(w):
+            w.validate()  # indices, order, finite values (never the dense N × N matrix)
+        else:
+            dense = ("recurrent_weights",) + dense
+        for name in dense:
             if not bool(np.all(np.isfinite(np.asarray(getattr(self, name))))):
                 raise ConfigError(f"{name}: contains NaN or infinite entries.")
         return self

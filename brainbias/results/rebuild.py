@@ -10,19 +10,35 @@ def network_from_dataset(ds: xr.Dataset):
 
     Its ``tau`` is the run's τ (attribute ``tau``): for a ``bias+tau`` run the fitted one, so
     that any step function built from this network alone has the fitted dynamics; the
-    controller (:func:`controller_from_dataset`) holds the exact trained leak as well.
+    controller (:func:`controller_from_dataset`) holds the exact trained leak as well. Sparse
+    recurrent weights (stored as ``recurrent_weights_row`` / ``_column`` / ``_value``) come
+    back as :class:`~brainbias.models.sparse.SparseWeights`.
     """
-    import jax.numpy as jnp
-
     from ..models.registry import family_class
     from .schema import MODEL_ATTRS, OPTIONAL_MODEL_ATTRS, model_family
 
     family = model_family(ds)
     cls = family_class(family)
-    arrays = {name: jnp.asarray(ds[name].values) for name in cls.array_dims}
+    arrays = {name: _fixed_array(ds, name) for name in cls.array_dims}
     settings = {name: _plain(ds.attrs.get(name, OPTIONAL_MODEL_ATTRS.get(name)))
                 for name in MODEL_ATTRS[family]}
     return cls(**arrays, dt=float(ds.attrs["dt"]), tau=float(ds.attrs["tau"]), **settings)
+
+
+def _fixed_array(ds: xr.Dataset, name: str):
+    """A fixed array of the network: dense, or rebuilt from its sparse triplets (validated)."""
+    import jax.numpy as jnp
+
+    from .schema import stored_sparse
+
+    if not stored_sparse(ds, name):
+        return jnp.asarray(ds[name].values)
+    from ..models.sparse import SparseWeights
+
+    return SparseWeights(rows=jnp.asarray(ds[f"{name}_row"].values, jnp.int32),
+                         columns=jnp.asarray(ds[f"{name}_column"].values, jnp.int32),
+                         values=jnp.asarray(ds[f"{name}_value"].values),
+                         n_units=int(ds.sizes["unit"])).validate()
 
 
 def _plain(value):

@@ -14,7 +14,7 @@ SCHEMA_VERSION = 1
 
 #: dimension names (the same words as in docstrings and code annotations)
 DIMS = ("context", "time", "unit", "source_unit", "output", "input", "iteration", "neuron",
-        "trial", "tau_candidate", "selection_check")
+        "trial", "tau_candidate", "selection_check", "synapse")
 
 #: extra dimensions of an analysis Dataset (``brainbias analyze``): fixed points, eigen-modes of
 #: their Jacobians, principal components, the second context of pairwise comparisons, and the
@@ -123,9 +123,65 @@ MODEL_VARIABLES = {name: {k: v for k, v in cls.array_dims.items() if k not in VA
 MODEL_ATTRS = {name: tuple(f.name for f in dataclasses.fields(cls)
                            if f.metadata.get("static") and f.name not in ("dt", "tau"))
                for name, cls in FAMILIES.items()}
+#: A network whose recurrent weights are sparse (``[network.connectivity] sparse = true``,
+#: :class:`~brainbias.models.sparse.SparseWeights`) stores them as COO triplets on dimension
+#: ``synapse`` INSTEAD of the dense ``recurrent_weights`` (unit, source_unit):
+#: ``recurrent_weights_row`` (int32, the postsynaptic unit ``i``), ``recurrent_weights_column``
+#: (int32, the presynaptic unit ``j``) and ``recurrent_weights_value`` (``W_ij``), sorted by row,
+#: then column; all three or none, and never together with ``recurrent_weights``.
+#: :func:`~brainbias.results.network_from_dataset` rebuilds the sparse network from them.
+SPARSE_VARIABLES = {f"recurrent_weights_{part}": ("synapse",)
+                    for part in ("row", "column", "value")}
 #: family settings that files written before they were recorded lack, and their value there
 #: (``sign_constraint``: what a fit training the rate weights kept; older files: "none")
 OPTIONAL_MODEL_ATTRS = {"sign_constraint": "none"}
+
+
+def _triplet(name: str) -> tuple:
+    """The three variables of a sparse-stored fixed array ``name``."""
+    return tuple(f"{name}_{part}" for part in ("row", "column", "value"))
+
+
+def stored_sparse(ds: xr.Dataset, name: str) -> bool:
+    """True if the fixed array ``name`` of ``ds`` is stored as COO triplets
+    (:data:`SPARSE_VARIABLES`)."""
+    return any(v in ds for v in _triplet(name))
+
+
+def network_variables(network) -> dict:
+    """The fixed arrays of ``network`` as Dataset variables ``{name: (dims, array)}``: float64
+    arrays on their ``array_dims``, and a sparse one as its triplets (:data:`SPARSE_VARIABLES`,
+    int32 indices)."""
+    import numpy as np
+
+    from ..models.sparse import is_sparse
+
+    out = {}
+    for name, dims in network.array_dims.items():
+        value = getattr(network, name)
+        if not is_sparse(value):
+            out[name] = (dims, np.asarray(value, dtype=np.float64))
+            continue
+        if name != "recurrent_weights":
+            raise SchemaError(f"{name}: only recurrent_weights can be stored sparse.")
+        rows, columns, values = _triplet(name)
+        out[rows] = (SPARSE_VARIABLES[rows], np.asarray(value.rows, dtype=np.int32))
+        out[columns] = (SPARSE_VARIABLES[columns], np.asarray(value.columns, dtype=np.int32))
+        out[values] = (SPARSE_VARIABLES[values], np.asarray(value.values, dtype=np.float64))
+    return out
+
+
+def _model_variables(ds: xr.Dataset, family: str) -> dict:
+    """The fixed-array variables ``ds`` must hold: its family's, with a sparse-stored
+    ``recurrent_weights`` replaced by its triplets (all three, and not the dense array)."""
+    wanted = dict(MODEL_VARIABLES[family])
+    if stored_sparse(ds, "recurrent_weights"):
+        if "recurrent_weights" in ds:
+            raise SchemaError("results file holds both recurrent_weights and its sparse "
+                              "triplets (recurrent_weights_row, ...); keep one of them.")
+        del wanted["recurrent_weights"]
+        wanted.update(SPARSE_VARIABLES)
+    return wanted
 
 
 def model_family(ds: xr.Dataset) -> str:
@@ -173,7 +229,7 @@ def validate(ds: xr.Dataset) -> xr.Dataset:
                if a not in ds.attrs and a not in OPTIONAL_MODEL_ATTRS]
     if missing:
         raise SchemaError(f"results file is missing attributes {missing}.")
-    for name, dims in {**VARIABLES, **MODEL_VARIABLES[family],
+    for name, dims in {**VARIABLES, **_model_variables(ds, family),
                        **{m: ("context",) for m in METRICS}}.items():
         if name not in ds:
             raise SchemaError(f"results file is missing variable {name!r}.")

@@ -178,7 +178,9 @@ def trainable_mask(network: Model, controller: Controller, mode: str, *,
         raise ConfigError(f"mode={mode!r} needs a controller with readout_weights "
                           "(make_controller(..., mode=...) creates it).")
     train_net = mode == "all"
-    net_mask = jax.tree_util.tree_map(lambda _: train_net, network)
+    # integer leaves (the synapse indices of sparse weights) are structure, never trained
+    net_mask = jax.tree_util.tree_map(
+        lambda a: train_net and not jnp.issubdtype(jnp.result_type(a), jnp.integer), network)
     if mode == "bias+tau" and controller.leak_logit is None:
         raise ConfigError("mode='bias+tau' needs a controller with leak_logit "
                           "(make_controller(..., mode='bias+tau') creates it).")

@@ -210,7 +210,10 @@ def _set_up(network, controller, arrays, config, checkpoint) -> tuple[_Run, _Pro
     """Cast to the training dtype, split ``(network, controller)`` into the trainable and
     frozen partitions of ``config.mode`` and initialise the optimiser."""
     dtype = jnp.dtype(config.dtype)
-    cast = lambda tree: jax.tree_util.tree_map(lambda a: jnp.asarray(a, dtype), tree)  # noqa: E731
+    # integer leaves (the synapse indices of sparse weights) are structure: never cast
+    cast = lambda tree: jax.tree_util.tree_map(  # noqa: E731
+        lambda a: a if jnp.issubdtype(jnp.result_type(a), jnp.integer) else jnp.asarray(a, dtype),
+        tree)
     network, controller = cast(network), cast(controller)
     data = _data_arrays(arrays, dtype)
     if config.mode == "all":  # trained weights keep the family's constraints (signs, g ≥ 0)

@@ -154,7 +154,9 @@ def levenberg_marquardt(network, controller, data, config: TrainingConfig, *, ca
     """
     from tqdm.auto import tqdm
 
-    f64 = lambda tree: jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float64), tree)  # noqa: E731
+    f64 = lambda tree: jax.tree_util.tree_map(  # noqa: E731 (integer leaves: sparse indices)
+        lambda a: a if jnp.issubdtype(jnp.result_type(a), jnp.integer)
+        else jnp.asarray(a, jnp.float64), tree)
     with _float64():
         net, ctrl = f64(network), f64(controller)
         data = {k: jnp.asarray(v, jnp.float64) if k != "n_train" else np.asarray(v)

@@ -422,6 +422,7 @@ def write_results_schema(path: Path):
                     for k, v in R.METRICS.items()],
                    "30 15 55"))
     for title, name in (("Optional variables", "OPTIONAL_VARIABLES"),
+                        ("Sparse recurrent weights (all or none)", "SPARSE_VARIABLES"),
                         ("Recording runs (all or none)", "RECORDING_VARIABLES"),
                         ("τ selection (all or none)", "TAU_SELECTION_VARIABLES"),
                         ("Model selection (all or none)", "MODEL_SELECTION_VARIABLES"),
