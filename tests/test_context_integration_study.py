@@ -3,14 +3,13 @@ on a linear network with a known line attractor, and a smoke run of its tiny con
 written numbers are checked against each other and against a rerun from the saved fits."""
 
 import dataclasses
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from _studies import load_study
 
 import brainbias as bb
 
@@ -19,11 +18,7 @@ STUDY = Path(__file__).parents[1] / "analyses" / "context_integration"
 
 @pytest.fixture(scope="module")
 def run():
-    spec = importlib.util.spec_from_file_location("context_integration_run", STUDY / "run.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_study("context_integration")
 
 
 def test_selection_of_a_linear_line_attractor_is_known(run):

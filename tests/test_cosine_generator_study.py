@@ -2,15 +2,14 @@
 analytic Jacobian, and a smoke run of its tiny config whose written numbers are checked
 against the run files."""
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from _studies import load_study
 
 import brainbias as bb
 
@@ -19,11 +18,7 @@ STUDY = Path(__file__).parents[1] / "analyses" / "cosine_generator"
 
 @pytest.fixture(scope="module")
 def run():
-    spec = importlib.util.spec_from_file_location("cosine_generator_run", STUDY / "run.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_study("cosine_generator")
 
 
 def test_fixed_point_and_jacobian_match_the_discrete_form(run):

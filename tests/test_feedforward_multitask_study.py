@@ -2,25 +2,20 @@
 config: the numbers written are those recomputed from the saved parameters, and bias-only
 learning beats chance on the original digits task."""
 
-import importlib.util
 import json
 import sys
 import tomllib
 from pathlib import Path
 
 import numpy as np
+from _studies import load_study
 
 STUDY = Path(__file__).parents[1] / "analyses" / "feedforward_multitask"
 
 
 def _load(name):
     sys.path.insert(0, str(STUDY))
-    spec = importlib.util.spec_from_file_location(f"feedforward_multitask_{name}",
-                                                  STUDY / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    return load_study("feedforward_multitask", name)
 
 
 def test_digits_tasks_are_the_documented_transforms():

@@ -3,9 +3,7 @@ principal sub-matrices and what does not, and a smoke run of its tiny config who
 numbers are recomputed from the saved fits."""
 
 import dataclasses
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import jax
@@ -13,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import xarray as xr
+from _studies import load_study
 
 import brainbias as bb
 from brainbias.analysis.linearisation import active_units
@@ -22,11 +21,7 @@ STUDY = Path(__file__).parents[1] / "analyses" / "gain_sweep_vdp"
 
 @pytest.fixture(scope="module")
 def run():
-    spec = importlib.util.spec_from_file_location("gain_sweep_vdp_run", STUDY / "run.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_study("gain_sweep_vdp")
 
 
 def _radius(m):

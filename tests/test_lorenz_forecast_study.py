@@ -2,15 +2,14 @@
 a network that copies its input (it must forecast by persistence, x(t + τ) ≈ x(t), exactly),
 and a smoke run of its tiny config whose written numbers are recomputed from its files."""
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from _studies import load_study
 
 import brainbias as bb
 
@@ -19,11 +18,7 @@ STUDY = Path(__file__).parents[1] / "analyses" / "lorenz_forecast"
 
 @pytest.fixture(scope="module")
 def run():
-    spec = importlib.util.spec_from_file_location("lorenz_forecast_run", STUDY / "run.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_study("lorenz_forecast")
 
 
 def _copying_network(n, *, driven):

@@ -1,21 +1,16 @@
 """Smoke run of the closed-loop Lorenz study (analyses/lorenz_attractor) on its tiny config."""
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
+from _studies import load_study
 
 STUDY = Path(__file__).parents[1] / "analyses" / "lorenz_attractor"
 
 
 def _load(name):
-    spec = importlib.util.spec_from_file_location(f"lorenz_{name}", STUDY / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    return load_study("lorenz_attractor", name, prefix="lorenz")
 
 
 def test_tiny_study_writes_a_table_figures_and_measured_scores(tmp_path):

@@ -1,11 +1,10 @@
 """Smoke run of the LTC vs rate study (analyses/ltc_vs_rate) on its tiny config."""
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
+from _studies import load_study
 
 from brainbias import results
 
@@ -13,10 +12,7 @@ STUDY = Path(__file__).parents[1] / "analyses" / "ltc_vs_rate"
 
 
 def test_tiny_study_fits_each_family_and_writes_table_and_figure(tmp_path):
-    spec = importlib.util.spec_from_file_location("ltc_vs_rate_run", STUDY / "run.py")
-    run = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = run
-    spec.loader.exec_module(run)
+    run = load_study("ltc_vs_rate")
     assert run.main([str(STUDY / "config_tiny.toml"), "--out", str(tmp_path),
                      "--no-progress"]) == 0
     rows = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]

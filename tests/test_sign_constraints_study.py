@@ -3,29 +3,20 @@ isotonic fit against scikit-learn's, the order-violation rate on maps of known o
 non-monotone escape hatch), the benchmark sharing its code, and a smoke run of its tiny config
 whose numbers are checked against the theorem and the run files."""
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from _studies import load_module
 
 ROOT = Path(__file__).parents[1]
 STUDY = ROOT / "analyses" / "sign_constraints"
 
 
-def _load(name, path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def run():
-    return _load("sign_constraints_run", STUDY / "run.py")
+    return load_module("sign_constraints_run", STUDY / "run.py")
 
 
 def test_isotonic_fit_matches_scikit_learn(run):
@@ -63,7 +54,8 @@ def test_non_monotone_activation_solves_xor_with_nonnegative_weights(run):
 
 
 def test_benchmark_uses_the_study_code(run):
-    bench = _load("bench_sign_constraints_mod", ROOT / "benchmarks" / "bench_sign_constraints.py")
+    bench = load_module("bench_sign_constraints_mod",
+                        ROOT / "benchmarks" / "bench_sign_constraints.py")
     assert bench._tasks() is run.load_tasks()          # one module, not a copy
     assert not hasattr(bench, "isotonic") and not hasattr(bench, "_xor_case")
 
